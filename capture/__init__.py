@@ -1,0 +1,1 @@
+"""The Pi-side capture agent: cameras, triggers and the offline spool."""

@@ -1,0 +1,1 @@
+"""The RediSearch index over captures: definition, migrations, query and facet helpers."""

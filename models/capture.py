@@ -1,0 +1,167 @@
+"""The Capture model: indexed metadata via redis-om, image bytes stored raw beside it."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from pydantic import ValidationError, field_validator
+from redis_om import Field, HashModel, NotFoundError
+from redis_om.model.model import convert_timestamp_to_datetime
+
+from . import db, images
+
+# TAG separator for single-value tags: a control character no device name may
+# contain, so `a|b` or `a,b` is one exact tag (redis-om's default `|` would split it).
+TAG_SEPARATOR = "\x1f"
+TRIGGERS = ("interval", "gpio", "motion", "manual", "import")
+# Hash fields that hold raw bytes. They are not model fields on purpose: redis-om
+# would base64 them (+33% RAM) and its decoding client cannot read them.
+IMAGE_FIELD = "image"
+THUMBNAIL_FIELD = "thumbnail"
+BINARY_FIELDS = (IMAGE_FIELD, THUMBNAIL_FIELD)
+
+
+class InvalidCapture(ValueError):
+    """A capture cannot be stored; the message names the problem."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Capture(HashModel, index=True):
+    """One picture's metadata. `store()` writes it together with its image bytes."""
+
+    device: str = Field(index=True, case_sensitive=True, separator=TAG_SEPARATOR)
+    taken_at: dt.datetime = Field(index=True, sortable=True)
+    trigger: str = Field(index=True, separator=TAG_SEPARATOR)
+    exposure_us: Optional[int] = Field(default=None, index=True)
+    lux: Optional[float] = Field(default=None, index=True)
+    analogue_gain: Optional[float] = Field(default=None, index=True)
+    colour_temp_k: Optional[int] = Field(default=None, index=True)
+    width: int = Field(index=True)
+    height: int = Field(index=True)
+    image_size: int = Field(index=True)
+    thumbnail_size: int = 0
+    mime_type: str = Field(default="image/jpeg", index=True, separator=TAG_SEPARATOR)
+    orientation: int = Field(default=1, index=True)
+    # When the full-size image field (HPEXPIREAT) and the whole hash (EXPIREAT) go;
+    # kept as metadata so listing can tell without a round trip per capture.
+    image_expires_at: Optional[dt.datetime] = Field(default=None, index=True)
+    expires_at: Optional[dt.datetime] = None
+
+    class Meta:
+        global_key_prefix = "pigallery"
+        model_key_prefix = "capture"
+
+    @field_validator("device")
+    @classmethod
+    def _device_not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("device must not be blank")
+        if any(ord(c) < 32 for c in v):
+            raise ValueError("device must not contain control characters")
+        if len(v) > 128:
+            raise ValueError("device must be at most 128 characters")
+        return v
+
+    @field_validator("trigger")
+    @classmethod
+    def _known_trigger(cls, v: str) -> str:
+        if v not in TRIGGERS:
+            raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, got {v!r}")
+        return v
+
+    @field_validator("taken_at", "image_expires_at", "expires_at")
+    @classmethod
+    def _utc(cls, v: Optional[dt.datetime]) -> Optional[dt.datetime]:
+        if v is None:
+            return v
+        # Naive times are taken as UTC: everything is stored and indexed in UTC.
+        return v.replace(tzinfo=dt.timezone.utc) if v.tzinfo is None else v.astimezone(dt.timezone.utc)
+
+    @property
+    def image_available(self) -> bool:
+        """Whether the full-size image is still stored (not expired by its own TTL)."""
+        return self.image_expires_at is None or self.image_expires_at > utcnow()
+
+    @classmethod
+    def metadata_fields(cls) -> list[str]:
+        return list(cls.model_fields)
+
+    @classmethod
+    def load(cls, pk: str) -> "Capture":
+        """Read one capture's metadata (never its image bytes); NotFoundError if absent."""
+        names = cls.metadata_fields()
+        values = cls.db().hmget(cls.make_primary_key(pk), names)
+        doc = {k: v for k, v in zip(names, values) if v is not None}
+        if "taken_at" not in doc:
+            raise NotFoundError(pk)
+        doc = convert_timestamp_to_datetime(doc, cls.model_fields)
+        return cls.model_validate({**doc, "pk": pk})
+
+    @classmethod
+    def read_binary(cls, pk: str, field: str = IMAGE_FIELD) -> Optional[bytes]:
+        """Return the raw bytes of `image` or `thumbnail`, or None if gone."""
+        if field not in BINARY_FIELDS:
+            raise ValueError(f"unknown binary field {field!r}")
+        return db.raw().hget(cls.make_primary_key(pk), field)
+
+    @classmethod
+    def remove(cls, pk: str) -> bool:
+        """Delete a capture and its images; return whether it existed."""
+        return bool(cls.delete(pk))
+
+    @classmethod
+    def create(
+        cls,
+        image: bytes,
+        *,
+        thumbnail: Optional[bytes] = None,
+        ttl: Optional[int] = None,
+        image_ttl: Optional[int] = None,
+        **metadata,
+    ) -> "Capture":
+        """Validate `image`, build its metadata and store everything atomically."""
+        try:
+            info = images.inspect(image)
+            if thumbnail is None:
+                thumbnail = images.thumbnail(image)
+            else:
+                images.inspect(thumbnail)
+        except images.InvalidImage as exc:
+            raise InvalidCapture(str(exc)) from None
+        metadata.setdefault("width", info.width)
+        metadata.setdefault("height", info.height)
+        metadata.setdefault("mime_type", info.mime_type)
+        metadata.setdefault("orientation", info.orientation)
+        metadata.update(image_size=len(image), thumbnail_size=len(thumbnail))
+        now = utcnow()
+        for name, seconds in (("ttl", ttl), ("image_ttl", image_ttl)):
+            if seconds is not None and seconds <= 0:
+                raise InvalidCapture(f"{name} must be a positive number of seconds, got {seconds}")
+        if ttl:
+            metadata["expires_at"] = now + dt.timedelta(seconds=ttl)
+        if image_ttl and (not ttl or image_ttl < ttl):
+            metadata["image_expires_at"] = now + dt.timedelta(seconds=image_ttl)
+        try:
+            capture = cls(**metadata)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise InvalidCapture(problems) from None
+        capture.store(image, thumbnail)
+        return capture
+
+    def store(self, image: bytes, thumbnail: bytes) -> None:
+        """Write metadata, bytes and TTLs in one MULTI/EXEC, so nothing is half-written."""
+        key = self.key()
+        with db.raw().pipeline(transaction=True) as pipe:
+            # Saving twice under the same pk (a retried spool entry) rewrites the same hash.
+            pipe.delete(key)
+            self.save(pipeline=pipe)
+            pipe.hset(key, mapping={IMAGE_FIELD: image, THUMBNAIL_FIELD: thumbnail})
+            if self.expires_at:
+                pipe.expireat(key, self.expires_at)
+            if self.image_expires_at:
+                pipe.hpexpireat(key, self.image_expires_at, IMAGE_FIELD)
+            pipe.execute()

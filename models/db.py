@@ -1,0 +1,32 @@
+"""Connections to Redis for the models: one decoding (redis-om), one raw (image bytes)."""
+from __future__ import annotations
+
+import redis
+
+_raw: redis.Redis | None = None
+
+
+def bind(url: str, prefix: str = "pigallery") -> None:
+    """Point the models at the Redis behind `url`, under key prefix `prefix`."""
+    global _raw
+    from .capture import Capture
+
+    # Both clients connect lazily, on their first command.
+    Capture._meta.database = redis.Redis.from_url(url, decode_responses=True)
+    Capture._meta.global_key_prefix = prefix
+    Capture._meta.index_name = f"{prefix}:{Capture._meta.model_key_prefix}:index"
+    _raw = redis.Redis.from_url(url)
+
+
+def raw() -> redis.Redis:
+    """Return the binary-safe client; image bytes never go through a decoding one."""
+    if _raw is None:
+        raise RuntimeError("models are not bound to Redis: call models.bind(url) first")
+    return _raw
+
+
+def decoding() -> redis.Redis:
+    """Return the client redis-om uses (responses decoded to str)."""
+    from .capture import Capture
+
+    return Capture.db()

@@ -1,0 +1,1 @@
+"""pigallery: a search-enabled camera gallery on Redis Stack."""

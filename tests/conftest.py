@@ -1,0 +1,110 @@
+"""Fixtures on a real Redis Stack: REDIS_URL, else testcontainers, else the embedded server."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+import models
+from index import schema
+from pigallery import redis_server
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT.parent / "shared" / "data" / "exif-samples"
+VENDOR = ROOT / ".pigallery" / "vendor"  # libssl1.1 is fetched once per checkout
+REDIS_STACK_IMAGE = "redis/redis-stack-server:7.4.0-v3"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def docker_engine_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.fail(f"EXIF samples not found at {SAMPLES}: clone next to ../shared as CI does")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """URL of a Redis Stack for this test session."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+    elif docker_engine_answers():
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer(REDIS_STACK_IMAGE) as container:
+            yield f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
+    else:
+        with embedded(tmp_path_factory.mktemp("redis")) as server:
+            yield server.url
+
+
+class embedded:
+    """Context manager: an embedded Redis Stack on a free port in `data_dir`."""
+
+    def __init__(self, data_dir: Path, **kw):
+        self.server = redis_server.Server(port=free_port(), data_dir=data_dir, vendor=VENDOR, **kw)
+
+    def __enter__(self) -> redis_server.Server:
+        redis_server.start(self.server)
+        return self.server
+
+    def __exit__(self, *exc):
+        redis_server.stop(self.server)
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """A Redis Stack this test alone controls (to stop, restart, or break)."""
+    with embedded(tmp_path / "own") as server:
+        yield server
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    return f"test{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def store(redis_url, key_prefix):
+    """Models bound to the test Redis under a fresh key prefix, with the index created."""
+    models.bind(redis_url, key_prefix)
+    schema.migrate()
+    yield models.Capture
+    schema.drop(delete_documents=True)
+    conn = models.Capture.db()
+    leftovers = list(conn.scan_iter(f"{key_prefix}:*"))
+    if leftovers:
+        conn.delete(*leftovers)
+
+
+@pytest.fixture
+def jpeg():
+    """Return a synthetic JPEG of the given size."""
+    import datetime as dt
+
+    from capture import synthetic
+
+    def make(size=(640, 480), detail=1.0, when=None):
+        when = when or dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+        return synthetic.render(when, size, detail=detail)[0]
+
+    return make

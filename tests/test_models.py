@@ -1,0 +1,160 @@
+"""The Capture model: raw binary round trips, validation, TTLs."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from models import Capture, InvalidCapture, NotFoundError
+from models.capture import IMAGE_FIELD, THUMBNAIL_FIELD
+
+UTC = dt.timezone.utc
+WHEN = dt.datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
+
+
+def valid_samples(samples):
+    return sorted(p for p in samples.rglob("*.jpg") if "invalid" not in p.parts and p.name != "corrupted.jpg")
+
+
+def make(store, image, **kw):
+    kw.setdefault("device", "pi-test")
+    kw.setdefault("taken_at", WHEN)
+    kw.setdefault("trigger", "manual")
+    return store.create(image, **kw)
+
+
+def test_real_jpegs_round_trip_raw(store, samples):
+    paths = valid_samples(samples)
+    assert len(paths) > 30
+    from models import db
+
+    for path in paths:
+        data = path.read_bytes()
+        capture = make(store, data, trigger="import")
+        key = capture.key()
+        assert db.raw().hget(key, IMAGE_FIELD) == data, path.name
+        assert db.raw().hstrlen(key, IMAGE_FIELD) == len(data) == capture.image_size
+        thumb = db.raw().hget(key, THUMBNAIL_FIELD)
+        assert thumb[:2] == b"\xff\xd8" and db.raw().hstrlen(key, THUMBNAIL_FIELD) == capture.thumbnail_size
+        assert Capture.read_binary(capture.pk) == data
+
+
+def test_thumbnail_is_upright_and_small(store, samples):
+    from io import BytesIO
+
+    from PIL import Image
+
+    for path in sorted((samples / "orientation").glob("*.jpg")):
+        capture = make(store, path.read_bytes())
+        thumb = Image.open(BytesIO(Capture.read_binary(capture.pk, "thumbnail")))
+        assert max(thumb.size) <= 320
+        portrait = path.name.startswith("portrait")
+        # Orientation 5-8 rotate by 90 degrees: the stored pixels are sideways, the thumbnail is not.
+        assert (thumb.height > thumb.width) == portrait, path.name
+        assert capture.orientation == int(path.stem.split("_")[1])
+
+
+def test_load_reads_metadata_only(store, jpeg):
+    capture = make(store, jpeg(), lux=12.5, exposure_us=1000, analogue_gain=2.0, colour_temp_k=5000)
+    loaded = Capture.load(capture.pk)
+    assert loaded == capture
+    assert loaded.taken_at == WHEN and loaded.taken_at.tzinfo is not None
+    with pytest.raises(NotFoundError):
+        Capture.load("01NOSUCHCAPTURE")
+
+
+@pytest.mark.parametrize("name", ["image00971.jpg", "image01088.jpg", "image01137.jpg", "image01551.jpg",
+                                  "image01713.jpg", "image01980.jpg", "image02206.jpg"])
+def test_invalid_files_rejected_and_nothing_written(store, samples, name):
+    data = (samples / "invalid" / name).read_bytes()
+    before = set(store.db().scan_iter(f"{store._meta.global_key_prefix}:*"))
+    try:
+        make(store, data)
+    except InvalidCapture as exc:
+        assert str(exc)  # names the problem
+        assert set(store.db().scan_iter(f"{store._meta.global_key_prefix}:*")) == before
+    else:
+        # Some files in invalid/ only have broken EXIF; their pixels decode and are kept.
+        from PIL import Image
+        import io
+
+        Image.open(io.BytesIO(data)).load()
+
+
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        (b"", "empty"),
+        (b"not a jpeg at all", "not a recognised image"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 100, "cannot be decoded"),
+    ],
+)
+def test_garbage_rejected(store, data, problem):
+    with pytest.raises(InvalidCapture, match=problem):
+        make(store, data)
+
+
+def test_truncated_jpeg_rejected(store, jpeg):
+    data = jpeg()
+    with pytest.raises(InvalidCapture, match="cannot be decoded"):
+        make(store, data[: len(data) // 2])
+    assert store.find().count() == 0
+
+
+@pytest.mark.parametrize(
+    "field, value, problem",
+    [
+        ("trigger", "sneeze", "trigger must be one of"),
+        ("device", "  ", "device must not be blank"),
+        ("device", "bad\x1fname", "control characters"),
+        ("lux", "bright", "lux"),
+        ("ttl", -5, "ttl must be a positive"),
+    ],
+)
+def test_bad_metadata_rejected(store, jpeg, field, value, problem):
+    with pytest.raises(InvalidCapture, match=problem):
+        make(store, jpeg(), **{field: value})
+    assert store.find().count() == 0
+
+
+def test_capture_ttl_sets_key_expiry(store, jpeg):
+    capture = make(store, jpeg(), ttl=3600)
+    ttl = store.db().ttl(capture.key())
+    assert 3590 <= ttl <= 3600
+    assert capture.expires_at is not None and capture.image_expires_at is None
+
+
+def test_image_ttl_expires_only_the_full_image(store, jpeg):
+    capture = make(store, jpeg(), ttl=3600, image_ttl=1)
+    assert capture.image_available
+    key = capture.key()
+    assert store.db().httl(key, IMAGE_FIELD, THUMBNAIL_FIELD) == [1, -1]
+    time.sleep(1.2)
+    assert Capture.read_binary(capture.pk) is None
+    assert Capture.read_binary(capture.pk, "thumbnail")[:2] == b"\xff\xd8"
+    loaded = Capture.load(capture.pk)
+    assert not loaded.image_available
+    # Still searchable by metadata after its big image is gone.
+    assert store.find(store.device == "pi-test").count() == 1
+
+
+def test_image_ttl_longer_than_capture_ttl_is_ignored(store, jpeg):
+    capture = make(store, jpeg(), ttl=60, image_ttl=600)
+    assert capture.image_expires_at is None
+    assert store.db().httl(capture.key(), IMAGE_FIELD) == [-1]
+
+
+def test_saving_same_pk_twice_is_idempotent(store, jpeg):
+    first = make(store, jpeg())
+    again = make(store, jpeg(), pk=first.pk)
+    assert again.pk == first.pk
+    assert store.find().count() == 1
+
+
+def test_remove(store, jpeg):
+    capture = make(store, jpeg())
+    assert Capture.remove(capture.pk)
+    assert not Capture.remove(capture.pk)
+    with pytest.raises(NotFoundError):
+        Capture.load(capture.pk)
