@@ -1,0 +1,31 @@
+"""The Flask app: JSON search API and the browser gallery."""
+from __future__ import annotations
+
+from flask import Flask
+
+from pigallery.config import Settings
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the app; settings come from the environment unless overridden."""
+    app = Flask(__name__)
+    settings = Settings.from_env()
+    app.config.from_mapping(
+        REDIS_URL=settings.redis_url,
+        KEY_PREFIX=settings.key_prefix,
+        API_TOKEN=settings.api_token,
+        PAGE_SIZE=settings.page_size,
+        MAX_PAGE_SIZE=settings.max_page_size,
+    )
+    if test_config:
+        app.config.update(test_config)
+
+    from . import db
+
+    db.init_app(app)
+
+    from . import api, gallery
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(gallery.bp)
+    return app
