@@ -156,8 +156,8 @@ class Capture(HashModel, index=True):
         """Write metadata, bytes and TTLs in one MULTI/EXEC, so nothing is half-written."""
         key = self.key()
         with db.raw().pipeline(transaction=True) as pipe:
-            # Saving twice under the same pk (a retried spool entry) rewrites the same hash.
-            pipe.delete(key)
+            # Saving twice under the same pk (a retried spool entry) rewrites the same
+            # hash, so a capture is stored once however often its write is retried.
             self.save(pipeline=pipe)
             pipe.hset(key, mapping={IMAGE_FIELD: image, THUMBNAIL_FIELD: thumbnail})
             if self.expires_at:

@@ -13,6 +13,9 @@ COMMANDS = {
     "redis": "pigallery.redis_cli:redis_group",
     "index": "index.cli:index_group",
     "seed": "pigallery.seed:seed",
+    "capture": "capture.cli:capture",
+    "import": "capture.cli:import_command",
+    "serve": "search_web.cli:serve",
 }
 
 
@@ -52,13 +55,18 @@ class LazyGroup(click.Group):
             raise click.ClickException(f"Redis refused the credentials in REDIS_URL: {exc}") from None
 
 
-def connect(settings: Settings) -> None:
-    """Bind the models to the configured Redis and check it answers with search loaded."""
+def connect(settings: Settings, need_search: bool = True) -> None:
+    """Bind the models to the configured Redis and check it answers (with search loaded).
+
+    The capture agent passes need_search=False: its Redis user may write but not search.
+    """
     import models
 
     models.bind(settings.redis_url, settings.key_prefix)
     conn = models.Capture.db()
     conn.ping()
+    if not need_search:
+        return
     try:
         conn.execute_command("FT._LIST")
     except redis.ResponseError:

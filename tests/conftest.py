@@ -108,3 +108,21 @@ def jpeg():
         return synthetic.render(when, size, detail=detail)[0]
 
     return make
+
+
+@pytest.fixture
+def app(redis_url, key_prefix, store):
+    """The Flask app on the test Redis, under this test's key prefix."""
+    from search_web import create_app
+
+    return create_app({"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": key_prefix, "API_TOKEN": "test-token"})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
