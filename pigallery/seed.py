@@ -40,13 +40,14 @@ def seed_captures(count: int, devices: list[str], days: float, size: tuple[int, 
 @click.option("--count", default=24, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--device", "devices", multiple=True, default=("pi-garden", "pi-door"), show_default=True)
 @click.option("--days", default=3.0, show_default=True, type=click.FloatRange(0, 3650))
-@click.option("--size", default="1280x960", show_default=True, help="Frame size WIDTHxHEIGHT.")
+@click.option("--size", default="1280x960", show_default=True, help="Frame size WIDTHxHEIGHT.",
+              callback=lambda ctx, param, value: _size(value))
 @click.option("--detail", default=1.0, show_default=True, type=click.FloatRange(0, 3), help="Noise level; sets JPEG size.")
 @click.pass_obj
 def seed(settings: Settings, count, devices, days, size, detail) -> None:
     """Store synthetic captures (for demos and benchmarks)."""
     connect(settings)
     schema.migrate()
-    stored = seed_captures(count, list(devices), days, _size(size), detail)
+    stored = seed_captures(count, list(devices), days, size, detail)
     total = sum(c.image_size for c in stored)
     click.echo(f"stored {len(stored)} captures ({total / 1e6:.1f} MB of JPEG) from {', '.join(devices)}")
