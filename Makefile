@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIGALLERY_DATA_DIR ?= .pigallery
 export PIGALLERY_REDIS_PORT ?= 6399
-export REDIS_URL ?= redis://127.0.0.1:$(PIGALLERY_REDIS_PORT)/0
 
 .PHONY: demo test stop clean
 
