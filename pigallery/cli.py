@@ -39,12 +39,14 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx):
         # Expected failures become one clear line and exit code 1, never a traceback.
+        from redis_om import MigrationError
+
         from models import InvalidCapture
         from .redis_server import RedisStackError
 
         try:
             return super().invoke(ctx)
-        except (RedisStackError, InvalidCapture) as exc:
+        except (RedisStackError, InvalidCapture, MigrationError) as exc:
             raise click.ClickException(str(exc)) from None
         except redis.ConnectionError as exc:
             raise click.ClickException(
