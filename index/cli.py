@@ -19,7 +19,10 @@ def index_group(settings: Settings) -> None:
 @index_group.command()
 def create() -> None:
     """Create the index (or rebuild it if the model's schema changed)."""
-    click.echo(f"index {schema.name()}: {schema.migrate()}")
+    try:
+        click.echo(f"index {schema.name()}: {schema.migrate()}")
+    except schema.IndexNotCreated as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @index_group.command()

@@ -12,6 +12,10 @@ from redis_om.model.migrations.schema.legacy_migrator import schema_hash_key, sc
 from models import Capture
 
 
+class IndexNotCreated(RuntimeError):
+    """Redis did not create the index; the message says the likely reason."""
+
+
 def name() -> str:
     return Capture.Meta.index_name
 
@@ -41,6 +45,12 @@ def migrate() -> str:
     before = exists()
     stale = before and _conn().get(schema_hash_key(name())) != model_hash()
     Migrator(conn=_conn()).run()
+    # Migrator logs and swallows every FT.CREATE error, an ACL refusal included.
+    if not exists() or _conn().get(schema_hash_key(name())) != model_hash():
+        raise IndexNotCreated(
+            f"index {name()} was not created or updated: the Redis user in REDIS_URL may lack "
+            "FT.CREATE/FT.DROPINDEX (use the admin user), or Redis refused the schema"
+        )
     return "rebuilt" if stale else ("unchanged" if before else "created")
 
 

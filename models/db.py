@@ -11,11 +11,13 @@ def bind(url: str, prefix: str = "pigallery") -> None:
     global _raw
     from .capture import Capture
 
-    # Both clients connect lazily, on their first command.
-    Capture._meta.database = redis.Redis.from_url(url, decode_responses=True)
+    # Both clients connect lazily, on their first command. Each gets its own pool
+    # rather than Redis.from_url's: a client from from_url closes its pool when it is
+    # garbage collected, which would cut a pub/sub subscription taken before a rebind.
+    Capture._meta.database = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, decode_responses=True))
     Capture._meta.global_key_prefix = prefix
     Capture._meta.index_name = f"{prefix}:{Capture._meta.model_key_prefix}:index"
-    _raw = redis.Redis.from_url(url)
+    _raw = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url))
 
 
 def raw() -> redis.Redis:

@@ -9,14 +9,14 @@ from pathlib import Path
 DEFAULT_PORT = 6399  # not 6379, so a system Redis keeps its port
 
 
-def _int(name: str, default: int | None) -> int | None:
+def _int(name: str, default: int | None, kind: type = int) -> int | None:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+        raise SystemExit(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -34,16 +34,34 @@ class Settings:
     api_token: str | None = None
     page_size: int = 48
     max_page_size: int = 200
+    # Signs API cursors so an edited one is refused; any value shared by all workers.
+    secret_key: str | None = None
+    # Capture agent: camera backend, shot interval (s), JPEG quality, WIDTHxHEIGHT
+    # ("" = the sensor's full size), the offline spool and its cap in MB.
+    camera: str = "picamera2"
+    capture_interval: float = 60.0
+    jpeg_quality: int = 90
+    resolution: str = ""
+    spool_dir: Path | None = None
+    spool_max_mb: int = 1024
+    # IANA zone for imported photos whose EXIF time has no offset ("" = this machine's zone).
+    import_timezone: str = ""
+
+    @property
+    def spool_path(self) -> Path:
+        return self.spool_dir or self.data_dir / "spool"
 
     @classmethod
     def from_env(cls) -> "Settings":
         """Build settings from PIGALLERY_* variables, REDIS_URL and a .env file."""
         try:
-            from dotenv import load_dotenv
+            from dotenv import find_dotenv, load_dotenv
         except ImportError:  # pragma: no cover - python-dotenv is a core dependency
             pass
         else:
-            load_dotenv(override=False)
+            # usecwd: by default python-dotenv looks beside this module, which is
+            # site-packages once pigallery is installed without -e.
+            load_dotenv(find_dotenv(usecwd=True), override=False)
         env = os.environ.get
         port = _int("PIGALLERY_REDIS_PORT", DEFAULT_PORT)
         return cls(
@@ -57,4 +75,12 @@ class Settings:
             api_token=env("PIGALLERY_API_TOKEN") or None,
             page_size=_int("PIGALLERY_PAGE_SIZE", 48),
             max_page_size=_int("PIGALLERY_MAX_PAGE_SIZE", 200),
+            secret_key=env("PIGALLERY_SECRET_KEY") or None,
+            camera=env("PIGALLERY_CAMERA") or "picamera2",
+            capture_interval=_int("PIGALLERY_CAPTURE_INTERVAL", 60.0, float),
+            jpeg_quality=_int("PIGALLERY_JPEG_QUALITY", 90),
+            resolution=env("PIGALLERY_RESOLUTION", ""),
+            spool_dir=Path(env("PIGALLERY_SPOOL_DIR")) if env("PIGALLERY_SPOOL_DIR") else None,
+            spool_max_mb=_int("PIGALLERY_SPOOL_MAX_MB", 1024),
+            import_timezone=env("PIGALLERY_IMPORT_TZ", ""),
         )

@@ -16,16 +16,24 @@ def create_app(test_config: dict | None = None) -> Flask:
         API_TOKEN=settings.api_token,
         PAGE_SIZE=settings.page_size,
         MAX_PAGE_SIZE=settings.max_page_size,
+        SECRET_KEY=settings.secret_key,
+        # A Server-Sent Events stream holds a worker: heartbeat to notice gone clients,
+        # and end after a while so the browser's EventSource reconnects elsewhere.
+        EVENTS_HEARTBEAT=15.0,
+        EVENTS_MAX_SECONDS=300.0,
     )
     if test_config:
         app.config.update(test_config)
 
-    from . import db
+    from . import db, errors
 
     db.init_app(app)
+    errors.init_app(app)
 
-    from . import api, gallery
+    from . import api, events, gallery, health
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(gallery.bp)
     return app

@@ -49,14 +49,14 @@ def test_schema_change_rebuilds_index_without_touching_data(store, jpeg, monkeyp
     assert schema.migrate() == "unchanged"
     original = Capture.redisearch_schema()
     # A new indexed field in the model is what a schema change looks like to the Migrator.
-    monkeypatch.setattr(Capture, "redisearch_schema", classmethod(lambda cls: original + " thumbnail_size NUMERIC"))
+    monkeypatch.setattr(Capture, "redisearch_schema", classmethod(lambda cls: original + " schema_probe NUMERIC"))
     assert not schema.info()["up_to_date"]
     assert schema.migrate() == "rebuilt"
     state = schema.wait_indexed()
     assert state["num_docs"] == 1 and state["up_to_date"]
     assert Capture.read_binary(capture.pk) == image
     fields = [a[1] for a in Capture.db().ft(schema.name()).info()["attributes"]]
-    assert "thumbnail_size" in fields
+    assert "schema_probe" in fields
 
 
 def test_drop_keeps_captures_unless_asked(store, jpeg):

@@ -1,0 +1,24 @@
+"""GET /healthz: whether Redis answers and the index is ready, for load balancers and compose."""
+from __future__ import annotations
+
+import redis
+from flask import Blueprint
+
+from index import schema
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Return 200 when Redis answers and the index is built, else 503 saying what is wrong."""
+    try:
+        state = schema.info()
+    except redis.RedisError as exc:
+        return {"status": "unavailable", "redis": False, "index": None, "message": str(exc)}, 503
+    if not state:
+        return {"status": "unavailable", "redis": True, "index": None,
+                "message": "no search index: run `pigallery index create`"}, 503
+    ready = not state["indexing"]
+    body = {"status": "ok" if ready else "indexing", "redis": True, "index": state}
+    return body, 200 if ready else 503

@@ -1,0 +1,161 @@
+"""Query parameters of the API: parsed and validated in one place, described for OpenAPI."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Annotated, Literal, Optional, Union
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
+
+from index.query import Filters, Position
+from models.capture import TRIGGERS, Capture
+
+UTC = dt.timezone.utc
+PK = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # a ULID, as redis-om makes primary keys
+# "+02:00" arrives as " 02:00" when a client forgets to percent-encode the plus sign.
+UNENCODED_PLUS = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+
+
+class BadParameter(ValueError):
+    """A query parameter is wrong; `parameter` names it and the message says why."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter = parameter
+
+
+def parse_instant(value) -> Union[dt.date, dt.datetime]:
+    """Parse an ISO 8601 date (a whole UTC day) or date-time (UTC unless an offset is given)."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value
+    text = UNENCODED_PLUS.sub(r"\1+\2", str(value).strip())
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return dt.date.fromisoformat(text)
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected an ISO 8601 date or date-time such as 2026-06-01 or "
+                         f"2026-06-01T12:00:00Z, got {value!r}") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def parse_device(value) -> str:
+    """Check a device name the way the model does (trimmed, no control characters)."""
+    return Capture._device_not_blank(str(value))
+
+
+Instant = Annotated[
+    Union[dt.datetime, dt.date],
+    PlainValidator(parse_instant),
+    WithJsonSchema({"type": "string", "description": "ISO 8601 date (a whole UTC day) or date-time (UTC unless an offset is given)",
+                    "examples": ["2026-06-01", "2026-06-01T12:00:00Z", "2026-06-01T14:00:00+02:00"]}),
+]
+Device = Annotated[str, PlainValidator(parse_device), WithJsonSchema({"type": "string", "maxLength": 128})]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _epoch(when: Union[dt.date, dt.datetime], end: bool) -> float:
+    if isinstance(when, dt.datetime):
+        # An explicit `to` instant is inclusive; the next double makes it an exclusive bound.
+        return math.nextafter(when.timestamp(), math.inf) if end else when.timestamp()
+    day = dt.datetime.combine(when, dt.time(), UTC)
+    return (day + dt.timedelta(days=1) if end else day).timestamp()
+
+
+class FilterParams(BaseModel):
+    """Filters shared by /api/captures and /api/facets."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: Optional[Instant] = Field(None, alias="from", description="Earliest taken_at (inclusive).")
+    to: Optional[Instant] = Field(None, description="Latest taken_at (inclusive; a bare date includes that whole day).")
+    device: list[Device] = Field([], description="Device name, exact and case-sensitive; repeat for several.")
+    trigger: list[Literal[TRIGGERS]] = Field([], description="What triggered the capture; repeat for several.")
+    lux_min: Optional[Number] = Field(None, description="Lowest estimated illuminance (lux).")
+    lux_max: Optional[Number] = Field(None, description="Highest estimated illuminance (lux).")
+    exposure_min: Optional[int] = Field(None, ge=0, description="Shortest exposure time (microseconds).")
+    exposure_max: Optional[int] = Field(None, ge=0, description="Longest exposure time (microseconds).")
+
+    def check(self) -> None:
+        """Refuse ranges whose low end is above their high end."""
+        filters = self.filters()
+        for low, high, lo, hi in (("from", "to", filters.since, filters.until),
+                                  ("lux_min", "lux_max", self.lux_min, self.lux_max),
+                                  ("exposure_min", "exposure_max", self.exposure_min, self.exposure_max)):
+            if lo is not None and hi is not None and (lo >= hi if low == "from" else lo > hi):
+                raise BadParameter(low, f"{low} must not be {'after' if low == 'from' else 'above'} {high}")
+
+    def filters(self) -> Filters:
+        """Return the index filters these parameters describe."""
+        return Filters(
+            since=None if self.from_ is None else _epoch(self.from_, False),
+            until=None if self.to is None else _epoch(self.to, True),
+            devices=tuple(dict.fromkeys(self.device)),
+            triggers=tuple(dict.fromkeys(self.trigger)),
+            lux_min=self.lux_min, lux_max=self.lux_max,
+            exposure_min=self.exposure_min, exposure_max=self.exposure_max,
+        )
+
+
+class SearchParams(FilterParams):
+    """Parameters of GET /api/captures."""
+
+    sort: Literal["newest", "oldest"] = Field("newest", description="Newest first (default) or oldest first.")
+    limit: Optional[int] = Field(None, ge=1, description="Page size (default 48, at most 200).")
+    cursor: Optional[str] = Field(None, min_length=1, description="`next_cursor` of the previous page.")
+
+
+class FacetParams(FilterParams):
+    """Parameters of GET /api/facets."""
+
+    # Accepted so one query string serves both endpoints; counts have no order.
+    sort: Literal["newest", "oldest"] = Field("newest", description="Accepted and ignored, as in /api/captures.")
+
+    bucket: Optional[Literal["hour", "day", "week"]] = Field(
+        None, description="Histogram bucket; chosen from the time range when absent.")
+
+
+def parse(model: type[FilterParams], args) -> FilterParams:
+    """Validate request.args against `model`; raise BadParameter naming the first problem."""
+    data = {}
+    for name in args:
+        field = model.model_fields.get("from_" if name == "from" else name)
+        repeatable = field is not None and getattr(field.annotation, "__origin__", None) is list
+        values = args.getlist(name)
+        if not repeatable and len(values) > 1:
+            raise BadParameter(name, f"{name} may be given once")
+        data[name] = values if repeatable else values[0]
+    try:
+        params = model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "query"
+        if error["type"] == "extra_forbidden":
+            raise BadParameter(name, f"unknown parameter {name!r}") from None
+        message = str(error.get("ctx", {}).get("error") or error["msg"])
+        raise BadParameter(name, f"{name}: {message}") from None
+    params.check()
+    return params
+
+
+class Cursors:
+    """Encode keyset positions as opaque, signed strings, so an edited cursor is refused."""
+
+    def __init__(self, secret: str):
+        self.serializer = URLSafeSerializer(secret, salt="pigallery.cursor")
+
+    def dump(self, position: Position, sort: str) -> str:
+        return self.serializer.dumps([position.taken_at, position.pk, sort])
+
+    def load(self, token: str, sort: str) -> Position:
+        try:
+            taken_at, pk, made_for = self.serializer.loads(token)
+        except (BadSignature, ValueError, TypeError):
+            raise BadParameter("cursor", "cursor is not one this API issued (copy next_cursor unchanged)") from None
+        if made_for != sort:
+            raise BadParameter("cursor", f"cursor was issued for sort={made_for}; keep the same sort while paging")
+        if not isinstance(taken_at, (int, float)) or not math.isfinite(taken_at) or not PK.match(str(pk)):
+            raise BadParameter("cursor", "cursor is malformed")
+        return Position(float(taken_at), pk)

@@ -1,0 +1,84 @@
+"""GET /api/events: new captures pushed as Server-Sent Events."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+
+from models import Capture, events
+
+WHEN = dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def sse_app(redis_url, key_prefix, store):
+    from search_web import create_app
+
+    return create_app({"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": key_prefix,
+                       "EVENTS_HEARTBEAT": 0.2, "EVENTS_MAX_SECONDS": 3})
+
+
+def subscribers() -> int:
+    return dict(Capture.db().pubsub_numsub(events.channel()))[events.channel()]
+
+
+def read_until(chunks, predicate, seconds: float = 5) -> str:
+    text, deadline = "", time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        text += next(chunks).decode()
+        if predicate(text):
+            return text
+    raise AssertionError(f"stream did not deliver in {seconds}s: {text!r}")
+
+
+def test_a_published_capture_arrives_as_an_event_with_the_api_item(sse_app, jpeg):
+    client = sse_app.test_client()
+    reply = client.get("/api/events", buffered=False)
+    assert reply.status_code == 200 and reply.mimetype == "text/event-stream"
+    assert reply.headers["Cache-Control"] == "no-cache"
+    chunks = reply.iter_encoded()
+    assert read_until(chunks, lambda t: "retry:" in t)
+    assert subscribers() == 1
+
+    capture = Capture.create(jpeg((64, 48)), device="pi-door", taken_at=WHEN, trigger="motion")
+    events.publish(capture)
+    text = read_until(chunks, lambda t: "event: capture" in t and t.endswith("\n\n"))
+    block = text[text.index("event: capture"):]
+    fields = dict(line.split(": ", 1) for line in block.strip().splitlines())
+    assert fields["id"] == capture.pk
+    assert json.loads(fields["data"]) == client.get(f"/api/captures/{capture.pk}").json
+    reply.close()
+    assert subscribers() == 0
+
+
+def test_quiet_stream_sends_heartbeats_and_ends_after_its_maximum(sse_app):
+    reply = sse_app.test_client().get("/api/events", buffered=False)
+    started = time.monotonic()
+    text = b"".join(reply.iter_encoded()).decode()  # ends by itself
+    assert 2.5 < time.monotonic() - started < 5
+    assert text.count(": keepalive") >= 5
+    assert subscribers() == 0
+
+
+def test_announcements_of_deleted_or_foreign_messages_are_skipped(sse_app, jpeg):
+    reply = sse_app.test_client().get("/api/events", buffered=False)
+    chunks = reply.iter_encoded()
+    read_until(chunks, lambda t: "retry:" in t)
+    gone = Capture.create(jpeg((64, 48)), device="pi", taken_at=WHEN, trigger="gpio")
+    Capture.remove(gone.pk)
+    events.publish(gone)
+    Capture.db().publish(events.channel(), "not json")
+    kept = Capture.create(jpeg((64, 48)), device="pi", taken_at=WHEN, trigger="gpio")
+    events.publish(kept)
+    text = read_until(chunks, lambda t: kept.pk in t)
+    assert gone.pk not in text
+    reply.close()
+
+
+def test_a_stream_closed_before_its_first_chunk_unsubscribes(sse_app):
+    reply = sse_app.test_client().get("/api/events", buffered=False)
+    assert subscribers() == 1
+    reply.close()
+    assert subscribers() == 0
