@@ -42,7 +42,8 @@ def render(when: dt.datetime, size: tuple[int, int] = (1280, 960), seed: int = 0
     # The object crosses the frame once a minute, so consecutive frames differ.
     phase = (when.timestamp() % 60) / 60
     cx, cy, r = int(w * phase), int(h * 0.55), max(8, h // 10)
-    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(200, 60 + int(100 * light), 40))
+    # Its brightness differs from the sky's at every hour, so motion detection (on luma) sees it.
+    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(200, 40 + int(50 * light), 40))
     if detail > 0:
         noise = Image.effect_noise(size, 40 * detail).convert("RGB")
         img = Image.blend(img, noise, min(0.5, 0.18 * detail)).filter(ImageFilter.SMOOTH_MORE if detail < 0.5 else ImageFilter.DETAIL)

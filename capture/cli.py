@@ -1,0 +1,165 @@
+"""`pigallery capture` and `pigallery import`: the Pi-side commands."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import signal
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import click
+import redis
+
+from pigallery.cli import connect
+from pigallery.config import Settings
+
+from . import agent, cameras, picam, triggers
+from .spool import Spool, SpoolBusy
+
+log = logging.getLogger("pigallery.capture")
+# A Redis that vanishes must fail fast, so the shot goes to the spool instead of hanging.
+TIMEOUTS = {"socket_connect_timeout": "5", "socket_timeout": "10"}
+
+
+def with_timeouts(url: str) -> str:
+    """Add connect/read timeouts to a Redis URL unless it sets its own."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    return urlunsplit(parts._replace(query=urlencode({**TIMEOUTS, **query})))
+
+
+def bind(settings: Settings) -> bool:
+    """Bind the models for writing; return whether Redis answered (it may come back later)."""
+    try:
+        connect(dataclasses.replace(settings, redis_url=with_timeouts(settings.redis_url)), need_search=False)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.warning("Redis unreachable at %s (%s): captures are spooled until it returns", settings.redis_url, exc)
+        return False
+    return True
+
+
+def open_spool(settings: Settings, owner: bool = True) -> Spool:
+    try:
+        return Spool(settings.spool_path, settings.spool_max_mb * 1_000_000, owner=owner)
+    except SpoolBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot use the spool folder {settings.spool_path}: {exc}") from None
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop):
+    """Make Ctrl-C and SIGTERM finish the capture in flight, then stop."""
+    def handler(signum, _frame):
+        log.info("%s: stopping after the capture in flight", signal.Signals(signum).name)
+        stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def print_status(settings: Settings) -> None:
+    info = open_spool(settings, owner=False).status()
+    reachable = bind(settings)
+    click.echo(f"redis: {settings.redis_url} {'reachable' if reachable else 'UNREACHABLE'}")
+    click.echo(f"spool: {info['folder']}: {info['entries']} captures waiting, "
+               f"{info['bytes'] / 1e6:.1f} of {info['max_bytes'] / 1e6:.0f} MB")
+    for key in ("oldest", "newest"):
+        if key in info:
+            click.echo(f"  {key}: {info[key]}")
+    if info["quarantined"]:
+        click.echo(f"  {info['quarantined']} unusable entries set aside in {info['folder']}/bad")
+
+
+@click.command()
+@click.option("--camera", type=click.Choice(cameras.CAMERAS), help="Camera backend [default: PIGALLERY_CAMERA or picamera2].")
+@click.option("--folder", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Folder to replay (--camera folder).")
+@click.option("--loop", is_flag=True, help="Replay the folder again when it runs out.")
+@click.option("--interval", type=click.FloatRange(min=0.01), help="Shoot every SECONDS [default when no other trigger: PIGALLERY_CAPTURE_INTERVAL].")
+@click.option("--gpio", type=click.IntRange(0, 53), help="Shoot when this GPIO (BCM number) becomes active.")
+@click.option("--gpio-active", type=click.Choice(["low", "high"]), default="low", show_default=True,
+              help="low: button to ground (pull-up); high: PIR or sound module output.")
+@click.option("--gpio-hold-off", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Ignore repeats for SECONDS.")
+@click.option("--motion", is_flag=True, help="Shoot when the low-resolution preview changes.")
+@click.option("--motion-threshold", type=click.FloatRange(0.0001, 1), default=0.02, show_default=True, help="Fraction of pixels that must change.")
+@click.option("--motion-gap", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Minimum SECONDS between motion shots.")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after N shots.")
+@click.option("--once", is_flag=True, help="Take one picture now and exit.")
+@click.option("--status", is_flag=True, help="Show the spool depth and whether Redis answers, then exit.")
+@click.option("--resolution", help="WIDTHxHEIGHT [default: PIGALLERY_RESOLUTION or the sensor's].")
+@click.option("--quality", type=click.IntRange(1, 100), help="JPEG quality [default: PIGALLERY_JPEG_QUALITY].")
+@click.option("--autofocus", type=click.Choice(picam.AUTOFOCUS), default="continuous", show_default=True)
+@click.option("--device", help="Device name [default: PIGALLERY_DEVICE or the hostname].")
+@click.pass_obj
+def capture(settings: Settings, camera, folder, loop, interval, gpio, gpio_active, gpio_hold_off, motion,
+            motion_threshold, motion_gap, count, once, status, resolution, quality, autofocus, device) -> None:
+    """Take pictures on a timer, a GPIO input or motion, and store them in Redis."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if status:
+        return print_status(settings)
+    try:
+        size = cameras.parse_size(resolution if resolution is not None else settings.resolution)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--resolution") from None
+    if once and (interval or gpio is not None or motion or count):
+        raise click.UsageError("--once takes one picture: do not combine it with triggers or --count")
+    if not (once or interval or gpio is not None or motion):
+        interval = settings.capture_interval
+    quality = quality or settings.jpeg_quality
+    # Values from the environment get the same checks click gives the options.
+    for ok, problem in ((interval is None or interval > 0, f"PIGALLERY_CAPTURE_INTERVAL must be above 0, got {interval}"),
+                        (1 <= quality <= 100, f"PIGALLERY_JPEG_QUALITY must be 1..100, got {quality}"),
+                        (settings.spool_max_mb > 0, f"PIGALLERY_SPOOL_MAX_MB must be above 0, got {settings.spool_max_mb}")):
+        if not ok:
+            raise click.ClickException(problem)
+    device = agent.check_device(device or settings.device)
+    bind(settings)
+    spool = open_spool(settings)
+    lifetimes = agent.Lifetimes(settings.capture_ttl, settings.image_ttl)
+    try:
+        cam = cameras.open_camera(camera or settings.camera, resolution=size, quality=quality,
+                                  folder=folder, loop=loop, autofocus=autofocus)
+    except cameras.CameraError as exc:
+        spool.close()
+        raise click.ClickException(str(exc)) from None
+    detector = triggers.MotionDetector(motion_threshold, motion_gap) if motion else None
+    fire = triggers.Triggers(interval=interval, motion=detector, preview=cam.preview, once=once)
+    with spool, cam, contextlib.closing(fire), agent.Saver(spool, device, lifetimes) as saver:
+        try:
+            if gpio is not None:
+                fire.add_gpio(gpio, active_high=gpio_active == "high", hold_off=gpio_hold_off)
+        except triggers.TriggerError as exc:
+            raise click.ClickException(str(exc)) from None
+        log.info("capturing with %s as %s (spool: %d waiting)", type(cam).__name__, device, len(spool))
+        with stop_on_signals(fire.stop):
+            shots = agent.run(cam, fire, saver, count=count)
+    log.info("done: %d shots, %d still spooled", shots, len(spool))
+
+
+@click.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--device", help="Device name for every file [default: the EXIF camera make and model].")
+@click.option("--timezone", "zone_name", help="IANA zone of EXIF times without an offset [default: PIGALLERY_IMPORT_TZ or this machine's].")
+@click.pass_obj
+def import_command(settings: Settings, folder: Path, device, zone_name) -> None:
+    """Import the JPEGs under FOLDER (recursively); each file is stored once."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from .importer import import_tree
+
+    zone_name = zone_name or settings.import_timezone
+    try:
+        zone = ZoneInfo(zone_name) if zone_name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {zone_name!r}; use an IANA name such as Europe/Paris",
+                                 param_hint="--timezone") from None
+    if device is not None:
+        agent.check_device(device)
+    connect(dataclasses.replace(settings, redis_url=with_timeouts(settings.redis_url)), need_search=False)
+    report = import_tree(folder, device, zone)
+    click.echo(report.summary())
