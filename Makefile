@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIGALLERY_DATA_DIR ?= .pigallery
 export PIGALLERY_REDIS_PORT ?= 6399
+WEB_PORT ?= 5000
 
 .PHONY: demo test stop clean
 
@@ -11,14 +12,17 @@ demo:
 	@scripts/bootstrap.sh server,web,pi
 	$(BIN)/pigallery redis start
 	$(BIN)/pigallery index create
-	$(BIN)/pigallery seed --count 24 --days 3
+	$(BIN)/pigallery seed --count 240 --days 5 --device pi-garden --device pi-door
 	@echo
-	@echo "See the captures from the last day of pi-door (no image bytes in the reply):"
-	@echo "  $(BIN)/pigallery redis cli FT.SEARCH pigallery:capture:index '@device:{pi\-door}' RETURN 3 device taken_at lux SORTBY taken_at DESC"
-	@echo "Stop Redis with: $(BIN)/pigallery redis stop"
+	@echo "Gallery: http://127.0.0.1:$(WEB_PORT)/  (a synthetic camera, pi-live, adds a capture every 5 s)"
+	@echo "Ctrl-C stops the web server and the capture agent; 'make stop' stops Redis."
+	@# A background job of a non-interactive shell ignores Ctrl-C, hence the trap.
+	@$(BIN)/pigallery capture --camera synthetic --interval 5 --device pi-live & agent=$$!; \
+	  trap 'kill $$agent 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/pigallery serve --port $(WEB_PORT)
 
 test:
-	@scripts/bootstrap.sh server,web,pi,test
+	@scripts/bootstrap.sh server,web,pi,test chromium
 	$(BIN)/python -m pytest
 
 stop:

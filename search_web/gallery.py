@@ -1,0 +1,21 @@
+"""The browser gallery: one page; everything it shows comes from the JSON API."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+
+from models.capture import TRIGGERS
+
+bp = Blueprint("gallery", __name__)
+
+
+@bp.get("/")
+def index():
+    """Render the gallery shell; the page fills itself from /api with JavaScript."""
+    return render_template(
+        "gallery.html",
+        # Only whether a token exists reaches the page, never the token itself:
+        # the viewer types it when deleting and the page keeps it for the tab.
+        delete_enabled=bool(current_app.config.get("API_TOKEN")),
+        page_size=current_app.config["PAGE_SIZE"],
+        triggers=TRIGGERS,
+    )

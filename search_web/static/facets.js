@@ -1,0 +1,81 @@
+// Device chips and the timeline histogram, both drawn from /api/facets.
+import { el, formatNumber, formatMinute, formatTime } from "./format.js";
+
+const BUCKET_MS = { minute: 60e3, hour: 3600e3, day: 86400e3, week: 7 * 86400e3, month: 30 * 86400e3 };
+
+/** [{name, count}] from the facets reply, whichever of the usual shapes it has. */
+export function deviceCounts(reply) {
+  const devices = reply.devices || [];
+  if (!Array.isArray(devices)) return Object.entries(devices).map(([name, count]) => ({ name, count }));
+  return devices.map((d) => ({ name: d.device ?? d.name ?? d.value, count: d.count }));
+}
+
+/** A bucket start given as ISO text or as epoch seconds. */
+const toDate = (value) => new Date(typeof value === "number" ? value * 1000 : value);
+
+/** {bucket, ms, bars: [{start: Date, count}]} from the facets reply. */
+export function histogram(reply) {
+  let hist = reply.histogram || reply.timeline || [];
+  let bucket = reply.bucket;
+  if (!Array.isArray(hist)) {
+    bucket = hist.bucket || bucket;
+    hist = hist.buckets || hist.bars || [];
+  }
+  const ms = BUCKET_MS[bucket] || 3600e3;
+  const given = hist.map((b) => ({ start: toDate(b.start ?? b.from ?? b.time), count: b.count }));
+  return { bucket: bucket || "hour", ms, bars: fillGaps(given, ms) };
+}
+
+/** Add the empty buckets the aggregation leaves out, so bar widths stay proportional to time. */
+function fillGaps(bars, ms) {
+  if (bars.length < 2 || (bars[bars.length - 1].start - bars[0].start) / ms > 1000) return bars;
+  const counts = new Map(bars.map((b) => [b.start.getTime(), b.count]));
+  const filled = [];
+  for (let t = bars[0].start.getTime(); t <= bars[bars.length - 1].start.getTime(); t += ms) {
+    filled.push({ start: new Date(t), count: counts.get(t) || 0 });
+  }
+  return filled;
+}
+
+/** Draw the device chips; a chip toggles its device in the filters. */
+export function renderDevices(container, counts, selected, onToggle) {
+  const names = new Set(counts.map((c) => c.name));
+  // A selected device with no matches keeps its chip, so it can be switched off again.
+  const all = counts.concat(selected.filter((n) => !names.has(n)).map((name) => ({ name, count: 0 })));
+  all.sort((a, b) => a.name.localeCompare(b.name));
+  container.replaceChildren(...all.map(({ name, count }) => {
+    const on = selected.includes(name);
+    return el("button", {
+      type: "button",
+      className: `tag is-medium device-chip ${on ? "is-link" : "is-light"}`,
+      "aria-pressed": on ? "true" : "false",
+      "data-device": name,
+      onclick: () => onToggle(name),
+    }, el("span", { className: "device-name", textContent: name }),
+    el("span", { className: "device-count", textContent: formatNumber(count) }));
+  }));
+  if (!all.length) container.append(el("span", { className: "has-text-grey is-size-7", textContent: "No devices yet" }));
+}
+
+/** Draw the histogram; choosing a bar narrows the date range to that bucket. */
+export function renderTimeline(parts, hist, onPick) {
+  const max = Math.max(1, ...hist.bars.map((b) => b.count));
+  parts.bars.replaceChildren(...hist.bars.map((bar) => {
+    const end = new Date(bar.start.getTime() + hist.ms);
+    const label = `${formatNumber(bar.count)} captures from ${formatTime(bar.start.toISOString())} to ${formatTime(end.toISOString())}`;
+    return el("button", {
+      type: "button",
+      className: "timeline-bar",
+      title: label,
+      "aria-label": label,
+      disabled: bar.count === 0,
+      "data-start": bar.start.toISOString(),
+      onclick: () => onPick(bar.start, end),
+    }, el("span", { className: "timeline-fill", style: `height:${Math.max(2, (100 * bar.count) / max)}%` }));
+  }));
+  const first = hist.bars[0];
+  const last = hist.bars[hist.bars.length - 1];
+  parts.start.textContent = first ? formatMinute(first.start.toISOString()) : "";
+  parts.end.textContent = last ? formatMinute(new Date(last.start.getTime() + hist.ms).toISOString()) : "";
+  parts.bucket.textContent = hist.bars.length ? `one bar per ${hist.bucket}` : "no captures in this range";
+}

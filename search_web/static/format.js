@@ -1,0 +1,74 @@
+// Formatting and DOM helpers. Values from Redis only ever become text nodes or
+// attribute values here, never HTML, so a device named "<img onerror=...>" stays text.
+
+const zoneId = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+// dateStyle/timeStyle cannot be combined with timeZoneName, hence the explicit parts.
+const full = new Intl.DateTimeFormat(undefined, {
+  year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+});
+// Seconds too: a camera on a short interval takes several pictures a minute.
+const short = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const number = new Intl.NumberFormat();
+
+/** Name the viewer's zone, e.g. "Europe/Berlin (CET)". */
+export function zoneLabel() {
+  const part = full.formatToParts(new Date()).find((p) => p.type === "timeZoneName");
+  return part && part.value !== zoneId ? `${zoneId} (${part.value})` : zoneId;
+}
+
+export const formatTime = (iso) => full.format(new Date(iso));
+const minute = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+export const formatShort = (iso) => short.format(new Date(iso));
+export const formatMinute = (iso) => minute.format(new Date(iso));
+export const formatNumber = (n) => (n === null || n === undefined ? "–" : number.format(n));
+
+/** Format a byte count as kB/MB. */
+export function formatBytes(n) {
+  if (n === null || n === undefined) return "–";
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.round(n / 1e3)} kB`;
+}
+
+/** Format an exposure in µs with the photographer's 1/x s form. */
+export function formatExposure(us) {
+  if (us === null || us === undefined) return "–";
+  const seconds = us / 1e6;
+  const shutter = seconds >= 1 ? `${seconds.toFixed(1)} s` : `1/${Math.round(1 / seconds)} s`;
+  return `${number.format(us)} µs (${shutter})`;
+}
+
+const pad = (n, w = 2) => String(Math.abs(n)).padStart(w, "0");
+
+/** ISO 8601 in the viewer's zone with its offset, so the API knows what the viewer meant. */
+export function isoWithOffset(date) {
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  const ms = date.getMilliseconds() ? `.${pad(date.getMilliseconds(), 3)}` : "";
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}${ms}` +
+    `${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`;
+}
+
+/** Value for an <input type="datetime-local"> showing `date` in the viewer's zone. */
+export function toLocalInput(date) {
+  return isoWithOffset(date).slice(0, 19);
+}
+
+/** Parse an <input type="datetime-local"> value: no offset means the viewer's zone. */
+export function fromLocalInput(value) {
+  return value ? new Date(value) : null;
+}
+
+/** Create an element; `props` become properties or attributes, strings become text. */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "className" || key === "textContent" || key === "type") node[key] = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) node.append(child); // append() makes strings text nodes
+  }
+  return node;
+}

@@ -1,0 +1,313 @@
+// The gallery page: filters <-> URL, the grid with infinite scroll, live updates.
+import { el, formatNumber, formatShort, formatTime, fromLocalInput, isoWithOffset, toLocalInput, zoneLabel } from "./format.js";
+import { deviceCounts, histogram, renderDevices, renderTimeline } from "./facets.js";
+import { Lightbox } from "./lightbox.js";
+import { api, apiParams, emptyState, hasFilters, readState, stateQuery } from "./state.js";
+
+const $ = (id) => document.getElementById(id);
+const PAGE_SIZE = Number(document.body.dataset.pageSize) || 48;
+const RETRY_MS = 5000;
+const NEAR_BOTTOM = "800px"; // start fetching the next page this far before the end shows
+const form = $("filters");
+
+// Everything the grid shows; `generation` discards replies for filters no longer current.
+const view = { items: [], ids: new Set(), cursor: null, done: false, total: 0, loading: null, generation: 0, pending: [] };
+let state = readState();
+let retryTimer = null;
+
+const lightbox = new Lightbox({
+  get items() { return view.items; },
+  get total() { return view.total; },
+  get done() { return view.done; },
+  loadMore: () => loadPage(view.generation),
+}, { deleteEnabled: document.body.dataset.deleteEnabled === "true", onDeleted: removeItem });
+
+/* Filters <-> form <-> URL */
+
+function fillForm() {
+  for (const name of ["lux_min", "lux_max", "exposure_min", "exposure_max"]) form.elements[name].value = state[name];
+  form.elements.sort.value = state.sort || "newest";
+  for (const box of form.querySelectorAll('input[name="trigger"]')) box.checked = state.trigger.includes(box.value);
+  for (const name of ["from", "to"]) {
+    const date = state[name] ? new Date(state[name]) : null;
+    form.elements[name].value = date && !Number.isNaN(date.getTime()) ? toLocalInput(date) : "";
+  }
+  for (const button of $("quick-ranges").querySelectorAll("button")) {
+    const on = button.dataset.range === state.range && (state.range || !state.from && !state.to);
+    button.classList.toggle("is-link", Boolean(on));
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+  $("grid").setAttribute("aria-label", state.sort === "oldest" ? "Captures, oldest first" : "Captures, newest first");
+}
+
+function formState() {
+  const next = { ...state };
+  for (const name of ["lux_min", "lux_max", "exposure_min", "exposure_max"]) next[name] = form.elements[name].value.trim();
+  next.sort = form.elements.sort.value === "oldest" ? "oldest" : "";
+  next.trigger = [...form.querySelectorAll('input[name="trigger"]:checked')].map((b) => b.value);
+  return next;
+}
+
+/** Make `next` the current filters: new history entry, fresh grid. */
+function apply(next) {
+  state = next;
+  history.pushState(null, "", `${location.pathname}${stateQuery(state).toString() ? "?" : ""}${stateQuery(state)}`);
+  fillForm();
+  reload();
+}
+
+form.addEventListener("change", (event) => {
+  const name = event.target.name;
+  if (name === "from" || name === "to") {
+    const date = fromLocalInput(event.target.value);
+    // The entered time is the viewer's local time; the URL and API get it with the offset.
+    apply({ ...state, range: "", [name]: date ? isoWithOffset(date) : "" });
+  } else {
+    apply(formState());
+  }
+});
+form.addEventListener("submit", (event) => event.preventDefault());
+$("quick-ranges").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-range]");
+  if (button) apply({ ...state, range: button.dataset.range, from: "", to: "" });
+});
+$("clear-filters").addEventListener("click", () => apply({ ...emptyState(), sort: state.sort }));
+window.addEventListener("popstate", () => {
+  state = readState();
+  lightbox.close();
+  fillForm();
+  reload();
+});
+
+/* Grid */
+
+function tile(item) {
+  const when = formatTime(item.taken_at);
+  const button = el("button", { type: "button", className: "tile-button", "aria-label": `Open capture from ${item.device}, ${when}` },
+    el("img", { src: item.thumbnail_url, alt: `Capture from ${item.device} at ${when}`, loading: "lazy", decoding: "async", width: 320, height: 240 }),
+    el("span", { className: "tile-caption" },
+      el("time", { datetime: item.taken_at, textContent: formatShort(item.taken_at), title: when }),
+      el("span", { className: "tile-device", textContent: item.device }),
+      el("span", { className: "tile-lux", textContent: item.lux === null || item.lux === undefined ? "" : `${formatNumber(item.lux)} lx` })));
+  button.addEventListener("click", () => lightbox.open(item.id, button));
+  return el("li", { className: "tile", "data-id": item.id }, button);
+}
+
+function add(items, { atTop = false } = {}) {
+  const fresh = items.filter((item) => !view.ids.has(item.id));
+  for (const item of fresh) view.ids.add(item.id);
+  if (atTop) {
+    view.items.unshift(...fresh);
+    $("grid").prepend(...fresh.map(tile));
+  } else {
+    view.items.push(...fresh);
+    $("grid").append(...fresh.map(tile));
+  }
+}
+
+function removeItem(id) {
+  view.items = view.items.filter((item) => item.id !== id);
+  view.ids.delete(id);
+  $("grid").querySelector(`li[data-id="${CSS.escape(id)}"]`)?.remove();
+  setTotal(view.total - 1);
+  if (!view.items.length) showEmpty();
+}
+
+function setTotal(total) {
+  view.total = Math.max(0, total);
+  $("total").textContent = formatNumber(view.total);
+  $("total-label").textContent = view.total === 1 ? "capture" : "captures";
+}
+
+function setMore() {
+  const more = $("more");
+  more.classList.toggle("is-loading-more", Boolean(view.loading));
+  if (view.loading) more.textContent = "Loading more captures…";
+  else if (view.done && view.items.length) more.textContent = `End of results — all ${formatNumber(view.items.length)} shown.`;
+  else more.textContent = "";
+}
+
+/** Show a message in the status area, with an optional action button. */
+function showStatus(name, kind, title, text, action) {
+  const box = el("div", { className: `notification ${kind}`, "data-state": name },
+    el("p", { className: "has-text-weight-bold", textContent: title }),
+    el("p", { textContent: text }));
+  if (action) box.append(el("button", { type: "button", className: "button is-small mt-3", textContent: action.label, onclick: action.run }));
+  $("status").replaceChildren(box);
+}
+
+function showEmpty() {
+  const action = hasFilters(state) ? { label: "Clear filters", run: () => apply({ ...emptyState(), sort: state.sort }) } : null;
+  showStatus("empty", "is-info is-light", "No captures match", hasFilters(state)
+    ? "Nothing was captured that matches these filters." : "Nothing has been captured yet. New captures appear here as they arrive.", action);
+}
+
+function showError(err) {
+  clearTimeout(retryTimer);
+  if (err.status === 503) {
+    showStatus("redis-down", "is-warning", "The database is not reachable", `${err.message} The gallery tries again every ${RETRY_MS / 1000} seconds.`);
+    retryTimer = setTimeout(reload, RETRY_MS);
+  } else if (err.status === 400) {
+    showStatus("bad-filter", "is-danger is-light", "These filters cannot be used", err.message, { label: "Clear filters", run: () => apply(emptyState()) });
+  } else if (err.status === 0) {
+    showStatus("offline", "is-danger", "The gallery server cannot be reached", "Check that pigallery serve is running.", { label: "Try again", run: reload });
+  } else {
+    showStatus("api-error", "is-danger", `The API answered with an error (${err.status})`, err.message, { label: "Try again", run: reload });
+  }
+}
+
+/** Fetch the next page for filter generation `generation` (one fetch at a time). */
+function loadPage(generation) {
+  if (view.loading || view.done || generation !== view.generation) return view.loading || Promise.resolve();
+  const params = apiParams(state);
+  params.set("limit", PAGE_SIZE);
+  if (view.cursor) params.set("cursor", view.cursor);
+  view.loading = api(`/api/captures?${params}`).then((reply) => {
+    if (generation !== view.generation) return;
+    $("status").replaceChildren();
+    setTotal(reply.total);
+    add(reply.items);
+    view.cursor = reply.next_cursor;
+    view.done = !reply.next_cursor;
+    if (!view.items.length) showEmpty();
+  }).catch((err) => {
+    if (generation === view.generation) showError(err);
+    view.done = true;
+  }).finally(() => {
+    if (generation !== view.generation) return;
+    view.loading = null;
+    setMore();
+    // The observer only reports changes: if the end is still in reach, keep going.
+    if (!view.done && nearBottom()) loadPage(generation);
+  });
+  setMore();
+  return view.loading;
+}
+
+function nearBottom() {
+  return $("sentinel").getBoundingClientRect().top < window.innerHeight + parseInt(NEAR_BOTTOM, 10);
+}
+
+async function loadFacets(generation) {
+  try {
+    // Chips count each device under the other filters, so unselected devices keep their counts.
+    const [chips, timeline] = await Promise.all([
+      api(`/api/facets?${apiParams(state, { without: "device" })}`),
+      api(`/api/facets?${apiParams(state)}`),
+    ]);
+    if (generation !== view.generation) return;
+    renderDevices($("devices"), deviceCounts(chips), state.device, toggleDevice);
+    renderTimeline({ bars: $("timeline"), start: $("timeline-start"), end: $("timeline-end"), bucket: $("timeline-bucket") },
+      histogram(timeline), pickBucket);
+  } catch (err) {
+    // The grid reports the error; the facets just stay as they were.
+  }
+}
+
+function toggleDevice(name) {
+  const device = state.device.includes(name) ? state.device.filter((d) => d !== name) : [...state.device, name];
+  apply({ ...state, device });
+}
+
+function pickBucket(start, end) {
+  // `to` is inclusive in the API, so stop just before the next bucket starts.
+  apply({ ...state, range: "", from: isoWithOffset(start), to: isoWithOffset(new Date(end.getTime() - 1)) });
+}
+
+function reload() {
+  clearTimeout(retryTimer);
+  view.generation += 1;
+  Object.assign(view, { items: [], ids: new Set(), cursor: null, done: false, loading: null, pending: [] });
+  $("grid").replaceChildren();
+  $("new-banner").hidden = true;
+  loadFacets(view.generation);
+  return loadPage(view.generation);
+}
+
+/* Live updates: the event says something arrived; the API says whether it matches. */
+
+let liveTimer = null;
+
+function connectLive(reconnected = false) {
+  const source = new EventSource("/api/events");
+  const live = $("live");
+  const onCapture = () => { clearTimeout(liveTimer); liveTimer = setTimeout(refreshLive, 300); };
+  source.onopen = () => {
+    live.textContent = "live";
+    live.className = "tag is-success is-light";
+    if (reconnected) onCapture(); // catch up on what arrived while the stream was down
+    reconnected = true;
+  };
+  source.onerror = () => {
+    live.textContent = "reconnecting…";
+    live.className = "tag is-warning is-light";
+    // EventSource retries a dropped stream itself, but gives up for good on an error
+    // reply (503 while Redis is down): then start a new one a little later.
+    if (source.readyState === EventSource.CLOSED) setTimeout(() => connectLive(true), RETRY_MS);
+  };
+  source.onmessage = onCapture;
+  source.addEventListener("capture", onCapture);
+}
+
+async function refreshLive() {
+  const generation = view.generation;
+  if (view.loading) await view.loading;
+  const params = apiParams(state);
+  params.set("limit", PAGE_SIZE);
+  let reply;
+  try {
+    reply = await api(`/api/captures?${params}`);
+  } catch (err) {
+    return; // the next event or reload tries again
+  }
+  if (generation !== view.generation) return;
+  const newest = view.items[0]?.taken_at;
+  const known = new Set([...view.ids, ...view.pending.map((i) => i.id)]);
+  const fresh = reply.items.filter((i) => !known.has(i.id) && (state.sort === "oldest" || !newest || i.taken_at >= newest));
+  setTotal(reply.total);
+  if (state.sort === "oldest") {
+    // New captures belong at the end, past the last cursor: offer a reload once the end is shown.
+    const missing = reply.total - view.items.length;
+    if (view.done && missing > 0) showBanner(`${formatNumber(missing)} new capture${missing === 1 ? "" : "s"} at the end — reload`);
+    return;
+  }
+  if (!fresh.length) return;
+  if (window.scrollY < 100 && !lightbox.isOpen) {
+    $("status").replaceChildren();
+    add(fresh, { atTop: true });
+  } else {
+    view.pending = fresh.concat(view.pending);
+    showBanner(`${formatNumber(view.pending.length)} new capture${view.pending.length === 1 ? "" : "s"} — show`);
+  }
+  loadFacets(generation);
+}
+
+function showBanner(text) {
+  $("new-banner").textContent = text;
+  $("new-banner").hidden = false;
+}
+
+$("new-banner").addEventListener("click", () => {
+  if (!view.pending.length) {
+    reload();
+    return;
+  }
+  add(view.pending, { atTop: true });
+  view.pending = [];
+  $("new-banner").hidden = true;
+  window.scrollTo({ top: 0, behavior: "instant" });
+  $("grid").focus({ preventScroll: true });
+});
+
+/* Start */
+
+$("zone").textContent = zoneLabel();
+// On a phone the filters fold away so the first screen shows captures.
+if (window.matchMedia("(max-width: 768px)").matches) $("filters-details").open = false;
+fillForm();
+history.replaceState(null, "", location.href);
+new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting)) loadPage(view.generation);
+}, { rootMargin: `0px 0px ${NEAR_BOTTOM} 0px` }).observe($("sentinel"));
+reload();
+connectLive();

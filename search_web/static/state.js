@@ -1,0 +1,84 @@
+// Filter state: lives in the URL's query string, so a view can be bookmarked,
+// shared, reloaded and walked with back/forward; and talks to the JSON API.
+import { isoWithOffset } from "./format.js";
+
+const LISTS = ["device", "trigger"];
+const SCALARS = ["from", "to", "range", "lux_min", "lux_max", "exposure_min", "exposure_max", "sort"];
+export const RANGES = { "1h": "last hour", today: "today", "7d": "last 7 days", "30d": "last 30 days" };
+
+/** Read the filters from a query string. */
+export function readState(search = window.location.search) {
+  const params = new URLSearchParams(search);
+  const state = { device: params.getAll("device"), trigger: params.getAll("trigger") };
+  for (const key of SCALARS) state[key] = params.get(key) || "";
+  if (state.range && !(state.range in RANGES)) state.range = "";
+  return state;
+}
+
+/** Write the filters as a query string, leaving out what is not set. */
+export function stateQuery(state) {
+  const params = new URLSearchParams();
+  for (const key of SCALARS) if (state[key]) params.set(key, state[key]);
+  for (const key of LISTS) for (const value of state[key]) params.append(key, value);
+  return params;
+}
+
+export const emptyState = () => readState("");
+
+export function hasFilters(state) {
+  return stateQuery({ ...state, sort: "" }).toString() !== "";
+}
+
+/** Start of a quick range, computed now so a bookmarked "last hour" stays the last hour. */
+export function rangeStart(range, now = new Date()) {
+  const start = new Date(now);
+  if (range === "1h") start.setHours(start.getHours() - 1);
+  else if (range === "today") start.setHours(0, 0, 0, 0);
+  else if (range === "7d") start.setDate(start.getDate() - 7);
+  else if (range === "30d") start.setDate(start.getDate() - 30);
+  else return null;
+  return start;
+}
+
+/** API query parameters for the state; `without` drops one filter (for facet chips). */
+export function apiParams(state, { without } = {}) {
+  const params = stateQuery(state);
+  params.delete("range");
+  if (state.range) {
+    params.set("from", isoWithOffset(rangeStart(state.range)));
+    params.delete("to");
+  }
+  if (without) params.delete(without);
+  return params;
+}
+
+export class ApiError extends Error {
+  constructor(status, message, body = {}) {
+    super(message);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** Fetch JSON; any failure becomes an ApiError with the API's own message when it sent one. */
+export async function api(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Accept: "application/json" }, ...options });
+  } catch (err) {
+    throw new ApiError(0, "The pigallery server cannot be reached.");
+  }
+  let body = {};
+  if (response.status !== 204) {
+    try {
+      body = await response.json();
+    } catch (err) {
+      if (response.ok) throw new ApiError(response.status, "The server sent a reply that is not JSON.");
+    }
+  }
+  if (!response.ok) {
+    const message = body.message || body.error || response.statusText || "request failed";
+    throw new ApiError(response.status, message, body);
+  }
+  return body;
+}

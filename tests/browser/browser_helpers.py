@@ -1,0 +1,119 @@
+"""Small page helpers shared by the browser tests."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+import models
+from capture import synthetic
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TOKEN = "browser-test-token"
+XSS_DEVICE = "<img src=x onerror=alert(1)>"
+DEVICES = ("pi-garden", "pi-door")
+COUNT = 130  # under three pages of 48, so scrolling has to fetch twice
+DAYS = 6
+# ~1280x960 frames of 170-250 kB, the size a Pi camera's JPEGs have: the byte ratio is measured on these.
+FRAME = (1280, 960)
+DETAIL = 0.7
+
+
+def seed(count: int, end: dt.datetime) -> list[models.Capture]:
+    """Store `count` captures from two devices over DAYS days, one with a hostile device name."""
+    step = dt.timedelta(days=DAYS) / count
+    stored = []
+    for i in range(count):
+        when = end - step * i
+        image, meta = synthetic.render(when, FRAME, seed=i, detail=DETAIL)
+        device = XSS_DEVICE if i == 60 else DEVICES[i % 2]
+        trigger = "motion" if i % 5 == 0 else "interval"
+        stored.append(models.Capture.create(image, device=device, taken_at=when, trigger=trigger, **meta))
+    return stored
+
+
+class QuietHandler(WSGIRequestHandler):
+    """Skip the access log: hundreds of thumbnail lines would bury a failure's own output."""
+
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+class LiveServer:
+    """The Flask app served by werkzeug in a thread (threaded: /api/events holds a connection)."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(10)
+
+    def api(self, path: str, params=()) -> dict:
+        """GET JSON from the running API (the reference the page is compared with)."""
+        query = urllib.parse.urlencode(list(params))
+        with urllib.request.urlopen(f"{self.url}{path}{'?' if query else ''}{query}", timeout=30) as reply:
+            return json.load(reply)
+
+    def walk(self, params=()) -> list[dict]:
+        """Every capture matching `params`, following next_cursor to the end."""
+        items, cursor = [], None
+        while True:
+            page = self.api("/api/captures", [*params, ("limit", 200)] + ([("cursor", cursor)] if cursor else []))
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return items
+
+
+def tile_ids(page: Page) -> list[str]:
+    return page.eval_on_selector_all("#grid li", "els => els.map(e => e.dataset.id)")
+
+
+def settle(page: Page) -> None:
+    """Wait until no page of results is being fetched."""
+    page.wait_for_function("() => !document.querySelector('#more').classList.contains('is-loading-more')")
+
+
+def scroll_to_end(page: Page) -> None:
+    """Scroll like a reader until the page says the results ended."""
+    for _ in range(60):
+        settle(page)
+        if "End of results" in (page.text_content("#more") or "") or page.locator("#status [data-state]").count():
+            return
+        page.mouse.wheel(0, 4000)
+        page.wait_for_timeout(100)
+    raise AssertionError(f"never reached the end; {len(tile_ids(page))} tiles shown")
+
+
+def open_gallery(page: Page, query: str = "") -> None:
+    page.goto(f"/{query}")
+    settle(page)
+
+
+def api_requests(page: Page, endpoint: str = "/api/captures?") -> list[str]:
+    return [r.url for r in page.requests if endpoint in r.url]
+
+
+def new_capture(when: dt.datetime | None = None, device: str = "pi-garden", **kw) -> models.Capture:
+    when = when or dt.datetime.now(dt.timezone.utc)
+    image, meta = synthetic.render(when, (640, 480), detail=0.5)
+    return models.Capture.create(image, device=device, taken_at=when, trigger="manual", **meta, **kw)
+
+
+def expect_tiles(page: Page, ids: list[str]) -> None:
+    expect(page.locator("#grid li")).to_have_count(len(ids))
+    assert tile_ids(page) == ids

@@ -1,0 +1,145 @@
+"""Live updates, hostile data, expired images, and the empty, error and Redis-down states."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from urllib.parse import quote
+
+import pytest
+from browser_helpers import XSS_DEVICE, LiveServer, new_capture, open_gallery, settle, tile_ids
+from playwright.sync_api import expect
+
+import models
+from index import schema
+from models import events
+from pigallery import redis_server
+
+
+def announce(**kw) -> models.Capture:
+    """Store a capture and announce it, as the capture agent does."""
+    capture = new_capture(**kw)
+    events.publish(capture)
+    return capture
+
+
+def wait_live(page) -> None:
+    expect(page.locator("#live")).to_have_text("live")
+
+
+def test_a_live_capture_appears_on_top(page, live):
+    open_gallery(page)
+    wait_live(page)
+    before = tile_ids(page)
+    capture = announce()
+    expect(page.locator("#grid li").first).to_have_attribute("data-id", capture.pk, timeout=10_000)
+    assert tile_ids(page)[1:] == before
+    expect(page.locator("#total")).to_have_text(str(live.api("/api/captures")["total"]))
+
+
+def test_a_live_capture_that_does_not_match_stays_out(page, live):
+    open_gallery(page, "?device=pi-door")
+    wait_live(page)
+    before = tile_ids(page)
+    announce(device="pi-garden")
+    matching = announce(device="pi-door")
+    expect(page.locator("#grid li").first).to_have_attribute("data-id", matching.pk, timeout=10_000)
+    assert tile_ids(page) == [matching.pk, *before]
+
+
+def test_scrolled_down_a_banner_counts_new_captures(page, live):
+    open_gallery(page)
+    wait_live(page)
+    page.mouse.wheel(0, 1500)
+    page.wait_for_function("window.scrollY > 500")
+    top = tile_ids(page)[0]
+    first, second = announce(), announce()
+    banner = page.locator("#new-banner")
+    expect(banner).to_have_text("2 new captures — show", timeout=10_000)
+    assert tile_ids(page)[0] == top, "the grid must not shift under a reader who scrolled down"
+    banner.click()
+    expect(banner).to_be_hidden()
+    assert tile_ids(page)[:3] == [second.pk, first.pk, top]
+    assert page.evaluate("window.scrollY") < 100
+
+
+def test_a_hostile_device_name_is_shown_as_text(page, live):
+    open_gallery(page, f"?device={quote(XSS_DEVICE)}")
+    expect(page.locator("#grid li")).to_have_count(1)
+    expect(page.locator("#grid .tile-device")).to_have_text(XSS_DEVICE)
+    expect(page.locator(f'#devices [data-device="{XSS_DEVICE}"] .device-name')).to_have_text(XSS_DEVICE)
+    page.locator("#grid li button").first.click()
+    expect(page.locator("#lb-title")).to_contain_text(XSS_DEVICE)
+    expect(page.locator("#lb-meta")).to_contain_text(XSS_DEVICE)
+    page.wait_for_timeout(300)
+    # Had the name become HTML there would be an <img src=x>, a request for it and an alert.
+    assert page.locator('img[src="x"]').count() == 0
+    assert not [r.url for r in page.requests if r.url.rstrip("/").endswith("/x")]
+    assert page.dialogs == []
+
+
+def test_an_expired_full_image_shows_the_thumbnail(page, live):
+    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
+    capture = new_capture(when=old, image_ttl=1)
+    try:
+        time.sleep(1.2)
+        assert models.Capture.read_binary(capture.pk, "image") is None
+        open_gallery(page, f"?to={quote(old.isoformat())}")
+        expect(page.locator("#grid li")).to_have_count(1)
+        page.locator("#grid li button").first.click()
+        expect(page.locator("#lb-note")).to_be_visible()
+        expect(page.locator("#lb-note")).to_contain_text("expired")
+        expect(page.locator("#lb-image")).to_have_attribute("src", f"/api/captures/{capture.pk}/thumbnail")
+        page.wait_for_function("document.querySelector('#lb-image').naturalWidth > 0")
+        expect(page.locator("#lb-download")).to_be_hidden()
+    finally:
+        models.Capture.remove(capture.pk)
+
+
+@pytest.mark.parametrize("query, state, text", [
+    ("?lux_min=99999999", "empty", "No captures match"),
+    ("?lux_min=5&lux_max=1", "bad-filter", "lux_min"),
+    ("?from=yesterday", "bad-filter", "from"),
+])
+def test_empty_and_bad_filter_states_offer_a_way_out(page, live, query, state, text):
+    open_gallery(page, query)
+    status = page.locator(f'#status [data-state="{state}"]')
+    expect(status).to_contain_text(text)
+    expect(page.locator("#grid li")).to_have_count(0)
+    status.get_by_role("button", name="Clear filters").click()
+    settle(page)
+    expect(page.locator("#grid li")).to_have_count(48)
+    assert page.url.endswith("/")
+
+
+def test_redis_down_shows_a_message_and_recovers(browser, own_server, key_prefix):
+    from search_web import create_app
+
+    app = create_app({"TESTING": True, "REDIS_URL": own_server.url, "KEY_PREFIX": key_prefix, "API_TOKEN": None})
+    schema.migrate()
+    new_capture()
+    schema.wait_indexed()
+    with LiveServer(app) as server:
+        context = browser.new_context(base_url=server.url)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(error))
+        open_gallery(page)
+        expect(page.locator("#grid li")).to_have_count(1)
+        redis_server.stop(own_server)
+        page.locator('[data-range="7d"]').click()
+        expect(page.locator('#status [data-state="redis-down"]')).to_contain_text("not reachable")
+        expect(page.locator("#live")).to_have_text("reconnecting…")
+        # Past the stream's 3 s retry, so the browser's reconnect is refused with a 503.
+        page.wait_for_timeout(4000)
+        redis_server.start(own_server)
+        # The page retries on its own; nobody has to reload.
+        expect(page.locator('#status [data-state="redis-down"]')).to_have_count(0, timeout=15_000)
+        # The capture was saved to disk when the server stopped, so it is back in the grid.
+        expect(page.locator("#grid li")).to_have_count(1)
+        expect(page.locator("#status [data-state]")).to_have_count(0)
+        # Live updates come back too, though the event stream was refused while Redis was down.
+        expect(page.locator("#live")).to_have_text("live", timeout=15_000)
+        capture = announce()
+        expect(page.locator("#grid li").first).to_have_attribute("data-id", capture.pk, timeout=10_000)
+        assert not errors
+        context.close()
