@@ -71,6 +71,11 @@ def connect(settings: Settings, need_search: bool = True) -> None:
         return
     try:
         conn.execute_command("FT._LIST")
+    except redis.exceptions.NoPermissionError:
+        raise click.ClickException(
+            "the Redis user in REDIS_URL may not use search (FT._LIST refused): "
+            "this command needs the web or admin user"
+        ) from None
     except redis.ResponseError:
         raise click.ClickException(
             f"Redis at {settings.redis_url} has no search module: use Redis Stack "
