@@ -4,6 +4,9 @@ from __future__ import annotations
 import redis
 
 _raw: redis.Redis | None = None
+# A Redis that hangs (rather than refusing) must become an error, not a stuck worker or
+# agent; a URL's own ?socket_timeout=... still wins.
+TIMEOUTS = {"socket_connect_timeout": 5, "socket_timeout": 30}
 
 
 def bind(url: str, prefix: str = "pigallery") -> None:
@@ -14,10 +17,10 @@ def bind(url: str, prefix: str = "pigallery") -> None:
     # Both clients connect lazily, on their first command. Each gets its own pool
     # rather than Redis.from_url's: a client from from_url closes its pool when it is
     # garbage collected, which would cut a pub/sub subscription taken before a rebind.
-    Capture._meta.database = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, decode_responses=True))
+    Capture._meta.database = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, decode_responses=True, **TIMEOUTS))
     Capture._meta.global_key_prefix = prefix
     Capture._meta.index_name = f"{prefix}:{Capture._meta.model_key_prefix}:index"
-    _raw = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url))
+    _raw = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, **TIMEOUTS))
 
 
 def raw() -> redis.Redis:

@@ -30,6 +30,9 @@ def _open(data: bytes) -> Image.Image:
         img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise InvalidImage(f"not a recognised image ({len(data)} bytes, starts {data[:4].hex()})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        # A recognised header that breaks while being read ("Truncated File Read").
+        raise InvalidImage(f"image cannot be read: {exc}") from None
     if img.format not in ACCEPTED_FORMATS:
         raise InvalidImage(f"unsupported image format {img.format}; expected JPEG, PNG or WebP")
     return img

@@ -6,21 +6,18 @@ import datetime as dt
 import click
 from tqdm import tqdm
 
-from capture import synthetic
+from capture import cameras, synthetic
 from index import schema
 from models import Capture
 from pigallery.cli import connect
 from pigallery.config import Settings
 
 
-def _size(value: str) -> tuple[int, int]:
+def _size(ctx, param, value: str) -> tuple[int, int]:
     try:
-        w, h = (int(p) for p in value.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"expected WIDTHxHEIGHT such as 1280x960, got {value!r}") from None
-    if not (16 <= w <= 8000 and 16 <= h <= 8000):
-        raise click.BadParameter("width and height must be between 16 and 8000")
-    return w, h
+        return cameras.parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def seed_captures(count: int, devices: list[str], days: float, size: tuple[int, int],
@@ -41,7 +38,7 @@ def seed_captures(count: int, devices: list[str], days: float, size: tuple[int, 
 @click.option("--device", "devices", multiple=True, default=("pi-garden", "pi-door"), show_default=True)
 @click.option("--days", default=3.0, show_default=True, type=click.FloatRange(0, 3650))
 @click.option("--size", default="1280x960", show_default=True, help="Frame size WIDTHxHEIGHT.",
-              callback=lambda ctx, param, value: _size(value))
+              callback=_size)
 @click.option("--detail", default=1.0, show_default=True, type=click.FloatRange(0, 3), help="Noise level; sets JPEG size.")
 @click.pass_obj
 def seed(settings: Settings, count, devices, days, size, detail) -> None:

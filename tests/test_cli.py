@@ -71,7 +71,8 @@ def test_seed_stores_captures(cli, cli_env):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["seed", "--size", "big"], "expected WIDTHxHEIGHT"),
+        (["seed", "--size", "big"], "must be WIDTHxHEIGHT"),
+        (["seed", "--size", "5x5"], "out of range"),
         (["seed", "--count", "0"], "--count"),
         (["nosuch"], "No such command"),
     ],

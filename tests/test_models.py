@@ -95,6 +95,14 @@ def test_garbage_rejected(store, data, problem):
         make(store, data)
 
 
+@pytest.mark.parametrize("cut", [20, 200, 2000, -1000])
+def test_cut_real_jpeg_rejected(store, samples, cut):
+    data = (samples / "Canon_40D.jpg").read_bytes()[:cut]
+    with pytest.raises(InvalidCapture, match="not a recognised image|cannot be read|cannot be decoded"):
+        make(store, data)
+    assert store.find().count() == 0
+
+
 def test_truncated_jpeg_rejected(store, jpeg):
     data = jpeg()
     with pytest.raises(InvalidCapture, match="cannot be decoded"):
@@ -158,3 +166,16 @@ def test_remove(store, jpeg):
     assert not Capture.remove(capture.pk)
     with pytest.raises(NotFoundError):
         Capture.load(capture.pk)
+
+
+@pytest.mark.parametrize("query, timeout", [("", 30), ("?socket_timeout=2", 2.0)])
+def test_bind_sets_timeouts_unless_the_url_does(redis_url, key_prefix, query, timeout):
+    from models import bind, db
+
+    bind(f"redis://127.0.0.1:1/0{query}", key_prefix)
+    try:
+        for client in (db.raw(), db.decoding()):
+            kwargs = client.connection_pool.connection_kwargs
+            assert kwargs["socket_timeout"] == timeout and kwargs["socket_connect_timeout"] == 5
+    finally:
+        bind(redis_url, key_prefix)
