@@ -12,6 +12,7 @@ import redis
 from pydantic import ValidationError
 from ulid import ULID
 
+import models
 from models import Capture, InvalidCapture, events, images
 
 from .cameras import Camera, CameraError, Frame
@@ -21,7 +22,40 @@ log = logging.getLogger("pigallery.capture")
 # Redis down is expected (Wi-Fi drops, server reboots): "try again later". redis-py
 # wraps socket errors in these, so an OSError here is Pillow failing on a bad picture.
 UNAVAILABLE = (redis.RedisError,)
+# A refused login or command is no outage: waiting will not fix it, a person must
+# (wrong or rotated password, ACL user missing a permission). Checked before UNAVAILABLE.
+REFUSED = (redis.AuthenticationError, redis.exceptions.NoPermissionError)
 REJECTED = (InvalidCapture, images.InvalidImage, OSError)
+# While Redis refuses, repeat the error this often (s), so a glance at the log shows it.
+REFUSED_REMINDER = 300.0
+
+
+def refusal(exc: redis.RedisError) -> str:
+    """Say which credential problem `exc` is, in words a person can act on."""
+    if isinstance(exc, redis.AuthenticationError):
+        return f"Redis refused the user name or password in REDIS_URL ({exc})"
+    return f"the Redis user in REDIS_URL lacks a permission the capture agent needs ({exc})"
+
+
+def check_access(lifetimes: "Lifetimes") -> None:
+    """Raise a REFUSED error unless Redis lets this user store captures and announce them.
+
+    The write commands are queued inside MULTI and then discarded: Redis checks the ACL
+    when it queues a command, so this finds a missing permission without writing anything.
+    """
+    key = Capture.make_primary_key("access-check")
+    queued = [("HSET", key, "device", "access-check")]
+    if lifetimes.ttl:
+        queued.append(("EXPIREAT", key, 0))
+    if lifetimes.image_ttl:
+        queued.append(("HPEXPIREAT", key, 0, "FIELDS", 1, "image"))
+    queued.append(("PUBLISH", events.channel(), ""))
+    pipe = models.db.raw().pipeline(transaction=False)
+    for command in [("MULTI",), *queued, ("DISCARD",)]:
+        pipe.execute_command(*command)
+    for reply in pipe.execute(raise_on_error=False):
+        if isinstance(reply, Exception):
+            raise reply
 
 
 @dataclass(frozen=True)
@@ -77,6 +111,19 @@ class Drainer(threading.Thread):
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.healthy = True
+        self.refused_logged = -REFUSED_REMINDER
+
+    def report(self, exc: redis.RedisError) -> None:
+        """Log why Redis took nothing: an outage once, a refusal loudly and again every few minutes."""
+        if isinstance(exc, REFUSED):
+            now = time.monotonic()
+            if now - self.refused_logged >= REFUSED_REMINDER:
+                self.refused_logged = now
+                log.error("CREDENTIALS REFUSED: %s; nothing is stored until it is fixed, %d captures spooled",
+                          refusal(exc), len(self.spool))
+        elif self.healthy:
+            log.warning("Redis unavailable (%s); %d captures spooled, retrying with backoff", exc, len(self.spool))
+        self.healthy = False
 
     def drain_one(self) -> Optional[bool]:
         """Store the oldest entry: True if stored, False if Redis failed, None if empty."""
@@ -96,14 +143,13 @@ class Drainer(threading.Thread):
             self.spool.quarantine(name, str(exc))
             return True
         except UNAVAILABLE as exc:
-            if self.healthy:
-                log.warning("Redis unavailable (%s); %d captures spooled, retrying with backoff", exc, len(self.spool))
-            self.healthy = False
+            self.report(exc)
             return False
         self.spool.remove(name)
         if not self.healthy:
             log.info("Redis is back; draining the spool")
         self.healthy = True
+        self.refused_logged = -REFUSED_REMINDER
         log.info("%s (from spool, %d left)", describe(capture), len(self.spool))
         return True
 
@@ -169,6 +215,8 @@ class Saver:
             except REJECTED as exc:
                 log.error("capture rejected, skipped: %s", exc)
                 return ""
+            except REFUSED as exc:
+                self.drainer.report(exc)
             except UNAVAILABLE as exc:
                 log.warning("Redis unavailable (%s); spooling", exc)
                 self.drainer.healthy = False

@@ -12,7 +12,7 @@ import click
 import redis
 
 from pigallery.cli import connect
-from pigallery.config import Settings
+from pigallery.config import Settings, redact_url
 
 from . import agent, cameras, picam, triggers
 from .spool import Spool, SpoolBusy
@@ -29,13 +29,35 @@ def with_timeouts(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode({**TIMEOUTS, **query})))
 
 
+def lifetimes(settings: Settings) -> agent.Lifetimes:
+    return agent.Lifetimes(settings.capture_ttl, settings.image_ttl)
+
+
+def probe(settings: Settings) -> None:
+    """Bind the models for writing and check this Redis user may store captures.
+
+    Raises agent.REFUSED errors, or ConnectionError/TimeoutError while Redis is away.
+    """
+    connect(dataclasses.replace(settings, redis_url=with_timeouts(settings.redis_url)), need_search=False)
+    agent.check_access(lifetimes(settings))
+
+
 def bind(settings: Settings) -> bool:
-    """Bind the models for writing; return whether Redis answered (it may come back later)."""
+    """Bind the models for writing; return whether Redis answered (it may come back later).
+
+    Refused credentials stop the agent here with a ClickException: spooling cannot help.
+    """
     try:
-        connect(dataclasses.replace(settings, redis_url=with_timeouts(settings.redis_url)), need_search=False)
+        probe(settings)
+    except agent.REFUSED as exc:
+        raise click.ClickException(f"{agent.refusal(exc)}; fix REDIS_URL or the user's ACL rules "
+                                   "(see deploy/users.acl)") from None
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        log.warning("Redis unreachable at %s (%s): captures are spooled until it returns", settings.redis_url, exc)
+        log.warning("Redis unreachable at %s (%s): captures are spooled until it returns", redact_url(settings.redis_url), exc)
         return False
+    except redis.ResponseError as exc:  # e.g. HPEXPIREAT unknown: older than Redis 7.4
+        raise click.ClickException(f"Redis at {redact_url(settings.redis_url)} cannot store captures ({exc}): "
+                                   "it must be Redis 7.4 or later") from None
     return True
 
 
@@ -63,10 +85,24 @@ def stop_on_signals(stop):
             signal.signal(sig, old)
 
 
+def redis_state(settings: Settings) -> tuple[bool, str]:
+    """Return whether Redis takes this agent's captures, and a word or two saying so."""
+    try:
+        probe(settings)
+    except agent.REFUSED as exc:
+        return False, f"REFUSED: {agent.refusal(exc)}"
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        return False, f"UNREACHABLE ({exc})"
+    except redis.ResponseError as exc:
+        return False, f"UNUSABLE ({exc})"
+    return True, "reachable, writes allowed"
+
+
 def print_status(settings: Settings) -> None:
+    """Print Redis's state and the spool depth; exit 3 unless Redis takes captures (a health check)."""
     info = open_spool(settings, owner=False).status()
-    reachable = bind(settings)
-    click.echo(f"redis: {settings.redis_url} {'reachable' if reachable else 'UNREACHABLE'}")
+    ok, state = redis_state(settings)
+    click.echo(f"redis: {redact_url(settings.redis_url)} {state}")
     click.echo(f"spool: {info['folder']}: {info['entries']} captures waiting, "
                f"{info['bytes'] / 1e6:.1f} of {info['max_bytes'] / 1e6:.0f} MB")
     for key in ("oldest", "newest"):
@@ -74,6 +110,8 @@ def print_status(settings: Settings) -> None:
             click.echo(f"  {key}: {info[key]}")
     if info["quarantined"]:
         click.echo(f"  {info['quarantined']} unusable entries set aside in {info['folder']}/bad")
+    if not ok:
+        raise SystemExit(3)
 
 
 @click.command()
@@ -90,7 +128,7 @@ def print_status(settings: Settings) -> None:
 @click.option("--motion-gap", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Minimum SECONDS between motion shots.")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after N shots.")
 @click.option("--once", is_flag=True, help="Take one picture now and exit.")
-@click.option("--status", is_flag=True, help="Show the spool depth and whether Redis answers, then exit.")
+@click.option("--status", is_flag=True, help="Show the spool depth and whether Redis takes captures; exit 3 if it does not.")
 @click.option("--resolution", help="WIDTHxHEIGHT [default: PIGALLERY_RESOLUTION or the sensor's].")
 @click.option("--quality", type=click.IntRange(1, 100), help="JPEG quality [default: PIGALLERY_JPEG_QUALITY].")
 @click.option("--autofocus", type=click.Choice(picam.AUTOFOCUS), default="continuous", show_default=True)
@@ -120,7 +158,6 @@ def capture(settings: Settings, camera, folder, loop, interval, gpio, gpio_activ
     device = agent.check_device(device or settings.device)
     bind(settings)
     spool = open_spool(settings)
-    lifetimes = agent.Lifetimes(settings.capture_ttl, settings.image_ttl)
     try:
         cam = cameras.open_camera(camera or settings.camera, resolution=size, quality=quality,
                                   folder=folder, loop=loop, autofocus=autofocus)
@@ -129,7 +166,7 @@ def capture(settings: Settings, camera, folder, loop, interval, gpio, gpio_activ
         raise click.ClickException(str(exc)) from None
     detector = triggers.MotionDetector(motion_threshold, motion_gap) if motion else None
     fire = triggers.Triggers(interval=interval, motion=detector, preview=cam.preview, once=once)
-    with spool, cam, contextlib.closing(fire), agent.Saver(spool, device, lifetimes) as saver:
+    with spool, cam, contextlib.closing(fire), agent.Saver(spool, device, lifetimes(settings)) as saver:
         try:
             if gpio is not None:
                 fire.add_gpio(gpio, active_high=gpio_active == "high", hold_off=gpio_hold_off)

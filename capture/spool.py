@@ -86,8 +86,8 @@ class Spool:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._owner_fd: Optional[int] = None
-        self.folder.mkdir(parents=True, exist_ok=True)
         if owner:
+            self.folder.mkdir(parents=True, exist_ok=True)
             self._take_ownership()
         names = self._names()
         self._seq = int(NAME.match(names[-1]).group(1)) + 1 if names else 0
@@ -119,6 +119,9 @@ class Spool:
         self.close()
 
     def _names(self) -> list[str]:
+        # A reader does not create the folder: run as root, it would leave one the agent cannot write.
+        if not self.folder.is_dir():
+            return []
         return sorted(n for n in os.listdir(self.folder) if NAME.match(n))
 
     def __len__(self) -> int:

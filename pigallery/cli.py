@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import click
 import redis
 
-from .config import Settings
+from .config import Settings, redact_url
 
 # name -> "module:attribute". Loaded lazily so a Pi without Flask can still capture.
 COMMANDS = {
@@ -17,6 +18,20 @@ COMMANDS = {
     "import": "capture.cli:import_command",
     "serve": "search_web.cli:serve",
 }
+
+
+def unavailable(name: str, package: str | None) -> click.Command:
+    """Stand in for a subcommand whose extra is not installed (a Pi has no Flask).
+
+    A command rather than an error, so `pigallery --help` still lists the rest.
+    """
+    message = f"`pigallery {name}` needs a package that is not installed ({package}); see the README for the extras to install"
+
+    def fail():
+        raise click.ClickException(message)
+
+    return click.Command(name, callback=fail, help=f"(not installed: needs {package})", add_help_option=False,
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
 class LazyGroup(click.Group):
@@ -31,10 +46,7 @@ class LazyGroup(click.Group):
             try:
                 return getattr(importlib.import_module(module), attr)
             except ImportError as exc:
-                raise click.ClickException(
-                    f"`pigallery {cmd_name}` needs a package that is not installed ({exc.name}); "
-                    "see the README for the extras to install"
-                ) from None
+                return unavailable(cmd_name, exc.name)
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx):
@@ -48,13 +60,16 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except (RedisStackError, InvalidCapture, MigrationError) as exc:
             raise click.ClickException(str(exc)) from None
-        except redis.ConnectionError as exc:
-            raise click.ClickException(
-                f"cannot reach Redis at {ctx.obj.redis_url if ctx.obj else 'REDIS_URL'}: {exc}. "
-                "Start one with `pigallery redis start` or set REDIS_URL."
-            ) from None
+        # AuthenticationError is a ConnectionError: it must be caught first.
         except redis.AuthenticationError as exc:
             raise click.ClickException(f"Redis refused the credentials in REDIS_URL: {exc}") from None
+        except redis.exceptions.NoPermissionError as exc:
+            raise click.ClickException(f"the Redis user in REDIS_URL lacks a permission this command needs: {exc}") from None
+        except redis.ConnectionError as exc:
+            raise click.ClickException(
+                f"cannot reach Redis at {redact_url(ctx.obj.redis_url) if ctx.obj else 'REDIS_URL'}: {exc}. "
+                "Start one with `pigallery redis start` or set REDIS_URL."
+            ) from None
 
 
 def connect(settings: Settings, need_search: bool = True) -> None:
@@ -78,13 +93,15 @@ def connect(settings: Settings, need_search: bool = True) -> None:
         ) from None
     except redis.ResponseError:
         raise click.ClickException(
-            f"Redis at {settings.redis_url} has no search module: use Redis Stack "
+            f"Redis at {redact_url(settings.redis_url)} has no search module: use Redis Stack "
             "(`pigallery redis start`, the redis-stack-server image, or Redis Cloud with search)"
         ) from None
 
 
 @click.group(cls=LazyGroup)
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), envvar="PIGALLERY_ENV_FILE",
+              help="Read settings from this dotenv file instead of ./.env (variables already set win).")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, env_file: Path | None) -> None:
     """Store Raspberry Pi camera captures in Redis Stack and search them."""
-    ctx.obj = Settings.from_env()
+    ctx.obj = Settings.from_env(env_file)

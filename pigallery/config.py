@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_PORT = 6399  # not 6379, so a system Redis keeps its port
 
@@ -17,6 +19,19 @@ def _int(name: str, default: int | None, kind: type = int) -> int | None:
         return kind(raw)
     except ValueError:
         raise SystemExit(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with any password replaced by ***, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            userinfo, _, host = parts.netloc.rpartition("@")
+            url = url.replace(f"//{parts.netloc}", f"//{userinfo.split(':', 1)[0]}:***@{host}", 1)
+    except ValueError:  # unparsable: say nothing of it rather than risk the secret
+        return "<REDIS_URL (unparsable)>"
+    # redis-py also takes ?password=... in the query string.
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
 
 
 @dataclass(frozen=True)
@@ -52,12 +67,23 @@ class Settings:
         return self.spool_dir or self.data_dir / "spool"
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        """Build settings from PIGALLERY_* variables, REDIS_URL and a .env file."""
-        try:
-            from dotenv import find_dotenv, load_dotenv
-        except ImportError:  # pragma: no cover - python-dotenv is a core dependency
-            pass
+    def from_env(cls, env_file: str | os.PathLike | None = None) -> "Settings":
+        """Build settings from PIGALLERY_* variables, REDIS_URL and a dotenv file.
+
+        The file is `env_file`, else $PIGALLERY_ENV_FILE, else the nearest .env; variables
+        already in the environment win over the file's.
+        """
+        from dotenv import find_dotenv, load_dotenv
+
+        env_file = env_file or os.environ.get("PIGALLERY_ENV_FILE")
+        if env_file:
+            # Opened here, so a missing or unreadable file is an error, not silently skipped.
+            try:
+                with open(env_file, encoding="utf-8") as stream:
+                    load_dotenv(stream=stream, override=False)
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not a text file"
+                raise SystemExit(f"cannot read the settings file {env_file} (--env-file / PIGALLERY_ENV_FILE): {reason}") from None
         else:
             # usecwd: by default python-dotenv looks beside this module, which is
             # site-packages once pigallery is installed without -e.
