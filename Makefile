@@ -12,8 +12,10 @@ demo:
 	@scripts/bootstrap.sh server,web,pi
 	$(BIN)/pigallery redis start
 	$(BIN)/pigallery index create
-	$(BIN)/pigallery seed --count 240 --days 5 --device pi-garden --device pi-door
+	$(BIN)/pigallery seed --if-empty --count 240 --days 5 --device pi-garden --device pi-door
 	@echo
+	@echo "Captures of pi-door, newest first, as RediSearch returns them (metadata only, no image bytes):"
+	@echo "  $(BIN)/pigallery redis cli FT.SEARCH pigallery:capture:index '@device:{pi\\-door}' RETURN 3 device taken_at lux SORTBY taken_at DESC"
 	@echo "Gallery: http://127.0.0.1:$(WEB_PORT)/  (a synthetic camera, pi-live, adds a capture every 5 s)"
 	@echo "Ctrl-C stops the web server and the capture agent; 'make stop' stops Redis."
 	@# A background job of a non-interactive shell ignores Ctrl-C, hence the trap.

@@ -40,11 +40,16 @@ def seed_captures(count: int, devices: list[str], days: float, size: tuple[int, 
 @click.option("--size", default="1280x960", show_default=True, help="Frame size WIDTHxHEIGHT.",
               callback=_size)
 @click.option("--detail", default=1.0, show_default=True, type=click.FloatRange(0, 3), help="Noise level; sets JPEG size.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when captures are already stored (re-running a demo).")
 @click.pass_obj
-def seed(settings: Settings, count, devices, days, size, detail) -> None:
+def seed(settings: Settings, count, devices, days, size, detail, if_empty) -> None:
     """Store synthetic captures (for demos and benchmarks)."""
     connect(settings)
     schema.migrate()
+    stored_already = schema.wait_indexed().get("num_docs", 0)
+    if if_empty and stored_already:
+        click.echo(f"{stored_already} captures already stored; not seeding more")
+        return
     stored = seed_captures(count, list(devices), days, size, detail)
     total = sum(c.image_size for c in stored)
     click.echo(f"stored {len(stored)} captures ({total / 1e6:.1f} MB of JPEG) from {', '.join(devices)}")

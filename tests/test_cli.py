@@ -66,6 +66,9 @@ def test_seed_stores_captures(cli, cli_env):
     assert result.exit_code == 0, result.output
     assert "stored 4 captures" in result.output
     assert Capture.find(Capture.device == "b").count() == 2
+    again = cli("seed", "--if-empty", "--count", "4", "--size", "160x120", **cli_env)
+    assert again.exit_code == 0 and "4 captures already stored" in again.output
+    assert Capture.find().count() == 4
 
 
 @pytest.mark.parametrize(
