@@ -1,14 +1,27 @@
 """The Flask app: JSON search API and the browser gallery."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response
+from flask_compress import Compress
 
 from pigallery.config import Settings
 
 
+class App(Flask):
+    """Flask, sending static files as one body so that they get compressed."""
+
+    def send_static_file(self, filename: str) -> Response:
+        response = super().send_static_file(filename)
+        if response.status_code == 200:
+            # werkzeug sends a file as a stream, and COMPRESS_STREAMS=False leaves streams alone;
+            # reading it (Bulma's CSS is 678 kB) makes it a body Flask-Compress compresses.
+            response.make_sequence()
+        return response
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the app; settings come from the environment unless overridden."""
-    app = Flask(__name__)
+    app = App(__name__)
     settings = Settings.from_env()
     app.config.from_mapping(
         REDIS_URL=settings.redis_url,
@@ -21,6 +34,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         # and end after a while so the browser's EventSource reconnects elsewhere.
         EVENTS_HEARTBEAT=15.0,
         EVENTS_MAX_SECONDS=300.0,
+        # A compressor holds output back until it has enough, which would stall /api/events:
+        # streamed replies go out as they are. Images are not in COMPRESS_MIMETYPES either.
+        COMPRESS_STREAMS=False,
     )
     if test_config:
         app.config.update(test_config)
@@ -29,6 +45,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     errors.init_app(app)
+    # One per app: Compress keeps the settings of the app it was last given on itself.
+    Compress().init_app(app)
 
     from . import api, events, gallery, health
 

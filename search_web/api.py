@@ -178,9 +178,10 @@ def too_many_buckets(exc):
 def get_facets():
     """Return device and trigger counts and a time histogram for the filters."""
     params = parse(FacetParams, request.args)
-    result = facet_index.facets(params.filters(), params.bucket)
+    result = facet_index.facets(params.filters(), params.bucket, params.tz or facet_index.UTC)
     for bar in result["histogram"]:
-        bar["start"] = iso(bar["start"])
+        # With a zone, its local offset (+02:00); without, the UTC "Z" form.
+        bar["start"] = bar["start"].isoformat() if params.tz else iso(bar["start"].timestamp())
     return result
 
 

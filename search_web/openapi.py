@@ -63,7 +63,10 @@ SCHEMAS = {
         "devices": {"type": "array", "items": _ref("Count")}, "triggers": {"type": "array", "items": _ref("Count")},
         "bucket": {"type": "string", "enum": ["hour", "day", "week"]},
         "histogram": {"type": "array", "items": {"type": "object", "properties": {
-            "start": {"type": "string", "format": "date-time"}, "count": {"type": "integer"}}}}}},
+            "start": {"type": "string", "format": "date-time",
+                      "description": "Bucket start: local midnight (Monday for weeks) or hour in `tz`, with its "
+                                     "offset (2026-03-29T00:00:00+01:00); UTC with Z when no `tz` is given."},
+            "count": {"type": "integer"}}}}}},
     "Stats": {"type": "object", "properties": {
         "total": {"type": "integer"}, "devices": {"type": "array", "items": _ref("Count")},
         "oldest": {"type": ["string", "null"], "format": "date-time"},

@@ -5,6 +5,7 @@ import datetime as dt
 import math
 import re
 from typing import Annotated, Literal, Optional, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
@@ -41,6 +42,17 @@ def parse_instant(value) -> Union[dt.date, dt.datetime]:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+def parse_zone(value) -> dt.tzinfo:
+    """Look up an IANA time zone name such as Europe/Berlin."""
+    if isinstance(value, dt.tzinfo):
+        return value
+    try:
+        return ZoneInfo(str(value))
+    # ValueError: a name zoneinfo refuses outright, such as an absolute path or "../x".
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; expected an IANA name such as Europe/Berlin or UTC") from None
+
+
 def parse_device(value) -> str:
     """Check a device name the way the model does (trimmed, no control characters)."""
     return Capture._device_not_blank(str(value))
@@ -51,6 +63,11 @@ Instant = Annotated[
     PlainValidator(parse_instant),
     WithJsonSchema({"type": "string", "description": "ISO 8601 date (a whole UTC day) or date-time (UTC unless an offset is given)",
                     "examples": ["2026-06-01", "2026-06-01T12:00:00Z", "2026-06-01T14:00:00+02:00"]}),
+]
+Zone = Annotated[
+    dt.tzinfo,
+    PlainValidator(parse_zone),
+    WithJsonSchema({"type": "string", "description": "IANA time zone name", "examples": ["Europe/Berlin", "Asia/Kolkata"]}),
 ]
 Device = Annotated[str, PlainValidator(parse_device), WithJsonSchema({"type": "string", "maxLength": 128})]
 Number = Annotated[float, Field(allow_inf_nan=False)]
@@ -115,6 +132,9 @@ class FacetParams(FilterParams):
 
     bucket: Optional[Literal["hour", "day", "week"]] = Field(
         None, description="Histogram bucket; chosen from the time range when absent.")
+    tz: Optional[Zone] = Field(
+        None, description="IANA time zone the histogram's hours, days and weeks (from Monday) start in, "
+                          "across DST changes; UTC when absent. Bucket starts carry that zone's offset.")
 
 
 def parse(model: type[FilterParams], args) -> FilterParams:

@@ -23,16 +23,29 @@ export function histogram(reply) {
   }
   const ms = BUCKET_MS[bucket] || 3600e3;
   const given = hist.map((b) => ({ start: toDate(b.start ?? b.from ?? b.time), count: b.count }));
-  return { bucket: bucket || "hour", ms, bars: fillGaps(given, ms) };
+  bucket = bucket || "hour";
+  return { bucket, ms, bars: fillGaps(given, bucket, ms) };
+}
+
+/**
+ * Start of the bucket after the one starting at `start`. The API buckets in the viewer's zone
+ * (it is sent as `tz`), so days and weeks step by calendar: a DST day lasts 23 or 25 hours.
+ */
+export function nextStart(start, bucket) {
+  const next = new Date(start);
+  if (bucket === "day" || bucket === "week") next.setDate(next.getDate() + (bucket === "week" ? 7 : 1));
+  else next.setTime(start.getTime() + (BUCKET_MS[bucket] || 3600e3));
+  return next;
 }
 
 /** Add the empty buckets the aggregation leaves out, so bar widths stay proportional to time. */
-function fillGaps(bars, ms) {
+function fillGaps(bars, bucket, ms) {
   if (bars.length < 2 || (bars[bars.length - 1].start - bars[0].start) / ms > 1000) return bars;
   const counts = new Map(bars.map((b) => [b.start.getTime(), b.count]));
   const filled = [];
-  for (let t = bars[0].start.getTime(); t <= bars[bars.length - 1].start.getTime(); t += ms) {
-    filled.push({ start: new Date(t), count: counts.get(t) || 0 });
+  const last = bars[bars.length - 1].start.getTime();
+  for (let t = bars[0].start; t.getTime() <= last; t = nextStart(t, bucket)) {
+    filled.push({ start: t, count: counts.get(t.getTime()) || 0 });
   }
   return filled;
 }
@@ -61,7 +74,7 @@ export function renderDevices(container, counts, selected, onToggle) {
 export function renderTimeline(parts, hist, onPick) {
   const max = Math.max(1, ...hist.bars.map((b) => b.count));
   parts.bars.replaceChildren(...hist.bars.map((bar) => {
-    const end = new Date(bar.start.getTime() + hist.ms);
+    const end = nextStart(bar.start, hist.bucket);
     const label = `${formatNumber(bar.count)} captures from ${formatTime(bar.start.toISOString())} to ${formatTime(end.toISOString())}`;
     return el("button", {
       type: "button",
@@ -76,6 +89,6 @@ export function renderTimeline(parts, hist, onPick) {
   const first = hist.bars[0];
   const last = hist.bars[hist.bars.length - 1];
   parts.start.textContent = first ? formatMinute(first.start.toISOString()) : "";
-  parts.end.textContent = last ? formatMinute(new Date(last.start.getTime() + hist.ms).toISOString()) : "";
+  parts.end.textContent = last ? formatMinute(nextStart(last.start, hist.bucket).toISOString()) : "";
   parts.bucket.textContent = hist.bars.length ? `one bar per ${hist.bucket}` : "no captures in this range";
 }

@@ -1,7 +1,9 @@
 // Formatting and DOM helpers. Values from Redis only ever become text nodes or
 // attribute values here, never HTML, so a device named "<img onerror=...>" stays text.
 
-const zoneId = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+/** The viewer's IANA zone, e.g. "Europe/Berlin" (undefined in browsers that cannot tell). */
+export const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const zoneId = viewerZone || "local time";
 // dateStyle/timeStyle cannot be combined with timeZoneName, hence the explicit parts.
 const full = new Intl.DateTimeFormat(undefined, {
   year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",

@@ -2,7 +2,7 @@
 import { el, formatNumber, formatShort, formatTime, fromLocalInput, isoWithOffset, toLocalInput, zoneLabel } from "./format.js";
 import { deviceCounts, histogram, renderDevices, renderTimeline } from "./facets.js";
 import { Lightbox } from "./lightbox.js";
-import { api, apiParams, emptyState, hasFilters, readState, stateQuery } from "./state.js";
+import { api, apiParams, emptyState, hasFilters, readState, stateQuery, timelineParams } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = Number(document.body.dataset.pageSize) || 48;
@@ -193,7 +193,7 @@ async function loadFacets(generation) {
     // Chips count each device under the other filters, so unselected devices keep their counts.
     const [chips, timeline] = await Promise.all([
       api(`/api/facets?${apiParams(state, { without: "device" })}`),
-      api(`/api/facets?${apiParams(state)}`),
+      api(`/api/facets?${timelineParams(state)}`),
     ]);
     if (generation !== view.generation) return;
     renderDevices($("devices"), deviceCounts(chips), state.device, toggleDevice);

@@ -1,6 +1,6 @@
 // Filter state: lives in the URL's query string, so a view can be bookmarked,
 // shared, reloaded and walked with back/forward; and talks to the JSON API.
-import { isoWithOffset } from "./format.js";
+import { isoWithOffset, viewerZone } from "./format.js";
 
 const LISTS = ["device", "trigger"];
 const SCALARS = ["from", "to", "range", "lux_min", "lux_max", "exposure_min", "exposure_max", "sort"];
@@ -49,6 +49,13 @@ export function apiParams(state, { without } = {}) {
     params.delete("to");
   }
   if (without) params.delete(without);
+  return params;
+}
+
+/** Facet parameters for the timeline: bars start at midnight (or the hour) in the viewer's zone. */
+export function timelineParams(state) {
+  const params = apiParams(state);
+  if (viewerZone) params.set("tz", viewerZone);
   return params;
 }
 

@@ -33,11 +33,13 @@ def read_until(chunks, predicate, seconds: float = 5) -> str:
     raise AssertionError(f"stream did not deliver in {seconds}s: {text!r}")
 
 
-def test_a_published_capture_arrives_as_an_event_with_the_api_item(sse_app, jpeg):
+# A browser asks for compression; the stream must still go out uncompressed, event by event.
+@pytest.mark.parametrize("accept", ["", "gzip, deflate, br, zstd"])
+def test_a_published_capture_arrives_as_an_event_with_the_api_item(sse_app, jpeg, accept):
     client = sse_app.test_client()
-    reply = client.get("/api/events", buffered=False)
+    reply = client.get("/api/events", buffered=False, headers={"Accept-Encoding": accept} if accept else {})
     assert reply.status_code == 200 and reply.mimetype == "text/event-stream"
-    assert reply.headers["Cache-Control"] == "no-cache"
+    assert reply.headers["Cache-Control"] == "no-cache" and "Content-Encoding" not in reply.headers
     chunks = reply.iter_encoded()
     assert read_until(chunks, lambda t: "retry:" in t)
     assert subscribers() == 1

@@ -32,7 +32,7 @@ def test_query_parameters_are_the_ones_the_api_accepts(client):
     assert search == {"from", "to", "device", "trigger", "lux_min", "lux_max", "exposure_min", "exposure_max",
                       "sort", "limit", "cursor"}
     facets = {p["name"] for p in doc["paths"]["/api/facets"]["get"]["parameters"]}
-    assert facets == search - {"limit", "cursor"} | {"bucket"}
+    assert facets == search - {"limit", "cursor"} | {"bucket", "tz"}
     # Any other name is refused, so the document is the whole truth.
     assert client.get("/api/captures?colour=red").status_code == 400
 

@@ -103,6 +103,9 @@ def test_timeline_bar_narrows_the_dates(page, live):
     open_gallery(page)
     bar = page.locator("#timeline button:not([disabled])").nth(2)
     start = dt.datetime.fromisoformat(bar.get_attribute("data-start").replace("Z", "+00:00"))
+    # Six days of captures make day bars, asked for in the browser's zone: they start at its midnight.
+    assert any("tz=America%2FNew_York" in url for url in api_requests(page, "/api/facets?"))
+    assert start.astimezone(NEW_YORK).time() == dt.time(0, 0)
     bar.click()
     settle(page)
     sent = dict(parse_qsl(urlsplit(api_requests(page)[-1]).query))
