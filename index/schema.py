@@ -28,11 +28,21 @@ def model_hash() -> str:
     return hashlib.sha1(Capture.redisearch_schema().encode("utf-8")).hexdigest()  # nosec - a fingerprint
 
 
+def index_missing(exc: redis.ResponseError) -> bool:
+    """Whether RediSearch answered that the index does not exist (not: refused, out of memory)."""
+    text = str(exc).lower()
+    return not isinstance(exc, redis.exceptions.NoPermissionError) and (
+        "unknown index" in text or "no such index" in text
+    )
+
+
 def exists() -> bool:
     try:
         _conn().ft(name()).info()
-    except redis.ResponseError:
-        return False
+    except redis.ResponseError as exc:
+        if index_missing(exc):
+            return False
+        raise
     return True
 
 
@@ -59,11 +69,14 @@ def drop(delete_documents: bool = False) -> bool:
     conn = _conn()
     try:
         conn.ft(name()).dropindex(delete_documents=delete_documents)
-    except redis.ResponseError:
-        return False
-    finally:
-        conn.delete(schema_hash_key(name()), schema_text_key(name()))
-    return True
+    except redis.ResponseError as exc:
+        if not index_missing(exc):
+            raise  # refused: the index and its fingerprint stay as they were
+        dropped = False
+    else:
+        dropped = True
+    conn.delete(schema_hash_key(name()), schema_text_key(name()))
+    return dropped
 
 
 def rebuild(progress: Optional[Callable[[float], None]] = None, timeout: float = 600) -> dict:
@@ -77,8 +90,10 @@ def info() -> dict:
     """Return the document count and indexing state (empty dict if no index)."""
     try:
         raw = _conn().ft(name()).info()
-    except redis.ResponseError:
-        return {}
+    except redis.ResponseError as exc:
+        if index_missing(exc):
+            return {}
+        raise
     return {
         "name": name(),
         "num_docs": int(raw["num_docs"]),

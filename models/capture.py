@@ -60,6 +60,7 @@ class Capture(HashModel, index=True):
     class Meta:
         global_key_prefix = "pigallery"
         model_key_prefix = "capture"
+        database = db.UNBOUND
 
     @field_validator("device")
     @classmethod

@@ -9,6 +9,19 @@ _raw: redis.Redis | None = None
 TIMEOUTS = {"socket_connect_timeout": 5, "socket_timeout": 30}
 
 
+class Unbound:
+    """Stands in for a client until bind(): redis-om would otherwise build one for localhost:6379."""
+
+    def __bool__(self) -> bool:
+        return True  # redis-om replaces a falsy Meta.database with its own client
+
+    def __getattr__(self, name):
+        raise RuntimeError("models are not bound to Redis: call models.bind(url) first")
+
+
+UNBOUND = Unbound()
+
+
 def bind(url: str, prefix: str = "pigallery") -> None:
     """Point the models at the Redis behind `url`, under key prefix `prefix`."""
     global _raw

@@ -53,12 +53,14 @@ class LazyGroup(click.Group):
         # Expected failures become one clear line and exit code 1, never a traceback.
         from redis_om import MigrationError
 
+        from index.schema import IndexNotCreated
         from models import InvalidCapture
         from .redis_server import RedisStackError
 
+        where = redact_url(ctx.obj.redis_url) if ctx.obj else "REDIS_URL"
         try:
             return super().invoke(ctx)
-        except (RedisStackError, InvalidCapture, MigrationError) as exc:
+        except (RedisStackError, InvalidCapture, MigrationError, IndexNotCreated, TimeoutError) as exc:
             raise click.ClickException(str(exc)) from None
         # AuthenticationError is a ConnectionError: it must be caught first.
         except redis.AuthenticationError as exc:
@@ -67,9 +69,14 @@ class LazyGroup(click.Group):
             raise click.ClickException(f"the Redis user in REDIS_URL lacks a permission this command needs: {exc}") from None
         except redis.ConnectionError as exc:
             raise click.ClickException(
-                f"cannot reach Redis at {redact_url(ctx.obj.redis_url) if ctx.obj else 'REDIS_URL'}: {exc}. "
+                f"cannot reach Redis at {where}: {exc}. "
                 "Start one with `pigallery redis start` or set REDIS_URL."
             ) from None
+        except redis.TimeoutError as exc:
+            raise click.ClickException(f"Redis at {where} did not answer in time: {exc}") from None
+        except redis.ResponseError as exc:
+            # Out of memory, a read-only replica, a refused schema: Redis's own words say which.
+            raise click.ClickException(f"Redis at {where} refused the command: {exc}") from None
 
 
 def connect(settings: Settings, need_search: bool = True) -> None:

@@ -286,3 +286,20 @@ def test_only_admin_creates_the_index(url_as, admin, user, exit_code, says):
     models.bind(url_as("admin"), PREFIX)
     assert schema.exists() is (exit_code == 0)
     schema.drop()
+
+
+@pytest.mark.parametrize("args", [["index", "drop"], ["index", "rebuild"], ["seed", "--count", "1", "--size", "32x32"]])
+def test_refused_admin_work_is_a_clear_error_and_changes_nothing(url_as, admin, args):
+    from click.testing import CliRunner
+
+    from pigallery.cli import main
+
+    models.bind(url_as("admin"), PREFIX)
+    schema.migrate()
+    env = {"REDIS_URL": url_as("web"), "PIGALLERY_KEY_PREFIX": PREFIX}
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "web-dev-only" not in result.output  # the password is redacted
+    models.bind(url_as("admin"), PREFIX)
+    assert schema.exists() and schema.info()["up_to_date"]
+    schema.drop()
