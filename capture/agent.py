@@ -12,10 +12,9 @@ import redis
 from pydantic import ValidationError
 from ulid import ULID
 
-import models
 from models import Capture, InvalidCapture, events, images
 
-from .cameras import Camera, CameraError, Frame
+from .cameras import Camera, CameraExhausted, Frame
 from .spool import CorruptEntry, Entry, Spool
 
 log = logging.getLogger("pigallery.capture")
@@ -35,27 +34,6 @@ def refusal(exc: redis.RedisError) -> str:
     if isinstance(exc, redis.AuthenticationError):
         return f"Redis refused the user name or password in REDIS_URL ({exc})"
     return f"the Redis user in REDIS_URL lacks a permission the capture agent needs ({exc})"
-
-
-def check_access(lifetimes: "Lifetimes") -> None:
-    """Raise a REFUSED error unless Redis lets this user store captures and announce them.
-
-    The write commands are queued inside MULTI and then discarded: Redis checks the ACL
-    when it queues a command, so this finds a missing permission without writing anything.
-    """
-    key = Capture.make_primary_key("access-check")
-    queued = [("HSET", key, "device", "access-check")]
-    if lifetimes.ttl:
-        queued.append(("EXPIREAT", key, 0))
-    if lifetimes.image_ttl:
-        queued.append(("HPEXPIREAT", key, 0, "FIELDS", 1, "image"))
-    queued.append(("PUBLISH", events.channel(), ""))
-    pipe = models.db.raw().pipeline(transaction=False)
-    for command in [("MULTI",), *queued, ("DISCARD",)]:
-        pipe.execute_command(*command)
-    for reply in pipe.execute(raise_on_error=False):
-        if isinstance(reply, Exception):
-            raise reply
 
 
 @dataclass(frozen=True)
@@ -126,14 +104,27 @@ class Drainer(threading.Thread):
         self.healthy = False
 
     def drain_one(self) -> Optional[bool]:
-        """Store the oldest entry: True if stored, False if Redis failed, None if empty."""
+        """Store the oldest entry: True if it left the queue, False to back off, None if empty."""
         name = self.spool.oldest()
         if name is None:
             return None
         try:
+            return self._drain(name)
+        except Exception as exc:  # noqa: BLE001 - a disk fault or a bug must not stop the drainer
+            log.exception("spool: cannot handle %s", name)
+            if name in self.spool:  # still queued: set it aside, or the drainer retries it forever
+                self.spool.quarantine(name, f"{type(exc).__name__}: {exc}")
+            # Back off all the same: the fault may be the disk, not this one entry.
+            return False
+
+    def _drain(self, name: str) -> bool:
+        try:
             entry = self.spool.read(name)
         except FileNotFoundError:
-            return True  # dropped by the size cap meanwhile
+            # Deleted behind the agent's back (a person clearing the folder): nothing to store.
+            log.warning("spool: %s vanished before it was stored", name)
+            self.spool.remove(name)
+            return True
         except (CorruptEntry, ValueError) as exc:
             self.spool.quarantine(name, str(exc))
             return True
@@ -232,16 +223,20 @@ class Saver:
 
 def run(camera: Camera, next_trigger: Callable[[], Optional[str]], saver: Saver,
         count: Optional[int] = None, stop: Optional[threading.Event] = None) -> int:
-    """Capture on each trigger until `count` shots, `stop`, or the triggers end; return shots."""
+    """Capture on each trigger until `count` shots, `stop`, or the triggers end; return shots.
+
+    A camera that fails raises CameraError; one that has run out (a replayed folder) ends the run.
+    """
     stop = stop or threading.Event()
     shots = 0
     while not stop.is_set() and (count is None or shots < count):
-        trigger = next_trigger()
-        if trigger is None:
-            break
         try:
+            # Motion triggers read the camera's preview, so the camera can run out here too.
+            trigger = next_trigger()
+            if trigger is None:
+                break
             frame = camera.capture()
-        except CameraError as exc:
+        except CameraExhausted as exc:
             log.info("%s", exc)
             break
         saver.save(frame, trigger)

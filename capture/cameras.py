@@ -4,9 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
+import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from PIL import Image
 
@@ -16,10 +18,24 @@ JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe"}
 # Motion detection compares frames this small: enough to see a person, cheap on a Pi Zero.
 PREVIEW_SIZE = (160, 120)
 CAMERAS = ("picamera2", "synthetic", "folder")
+log = logging.getLogger("pigallery.capture")
 
 
 class CameraError(RuntimeError):
-    """The camera cannot be opened or has nothing more to give; the message says why."""
+    """The camera cannot be opened or fails; the message says why."""
+
+
+class CameraExhausted(CameraError):
+    """The camera has nothing more to give (a replayed folder's end): a normal stop."""
+
+
+def jpeg_files(root: Path) -> Iterator[Path]:
+    """Yield JPEG files under `root` in a stable order, not following symlinked folders."""
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            if Path(name).suffix.lower() in JPEG_SUFFIXES:
+                yield Path(folder) / name
 
 
 def utcnow() -> dt.datetime:
@@ -78,7 +94,7 @@ class FolderCamera(Camera):
     """Replays the JPEGs under a folder in name order, one per shot (`loop` to start again)."""
 
     def __init__(self, folder: Path, loop: bool = False, clock: Callable[[], dt.datetime] = utcnow):
-        self.paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in JPEG_SUFFIXES and p.is_file())
+        self.paths = [p for p in jpeg_files(folder) if p.is_file()]
         if not self.paths:
             raise CameraError(f"no JPEG files under {folder}")
         self.loop, self.clock, self.index = loop, clock, 0
@@ -86,7 +102,7 @@ class FolderCamera(Camera):
     def _next_path(self) -> Path:
         if self.index >= len(self.paths):
             if not self.loop:
-                raise CameraError(f"folder camera: all {len(self.paths)} pictures replayed")
+                raise CameraExhausted(f"folder camera: all {len(self.paths)} pictures replayed")
             self.index = 0
         return self.paths[self.index]
 
@@ -105,9 +121,17 @@ class FolderCamera(Camera):
         return Frame(data, self.clock(), {k: facts[k] for k in keep if facts.get(k) is not None})
 
     def preview(self) -> Image.Image:
-        img = Image.open(self._next_path())
-        img.draft("L", PREVIEW_SIZE)
-        return img.convert("L").resize(PREVIEW_SIZE)
+        # An unreadable picture is passed over, as a shot of it would be skipped when stored.
+        for _ in self.paths:
+            path = self._next_path()
+            try:
+                with Image.open(path) as img:
+                    img.draft("L", PREVIEW_SIZE)
+                    return img.convert("L").resize(PREVIEW_SIZE)
+            except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                log.warning("folder camera: skipping %s: %s", path, exc)
+                self.index += 1
+        raise CameraError(f"folder camera: no readable picture left among the {len(self.paths)} files")
 
 
 def parse_size(value: str) -> Optional[tuple[int, int]]:

@@ -2,31 +2,29 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import signal
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import click
 import redis
 
-from pigallery.cli import connect
+import models
 from pigallery.config import Settings, redact_url
 
 from . import agent, cameras, picam, triggers
 from .spool import Spool, SpoolBusy
 
 log = logging.getLogger("pigallery.capture")
-# A Redis that vanishes must fail fast, so the shot goes to the spool instead of hanging.
-TIMEOUTS = {"socket_connect_timeout": "5", "socket_timeout": "10"}
+# A Redis that hangs must fail sooner than the models' default, so the shot goes to the
+# spool instead of waiting; a URL's own ?socket_timeout=... still wins.
+CLIENT_OPTIONS = {"socket_timeout": 10}
 
 
-def with_timeouts(url: str) -> str:
-    """Add connect/read timeouts to a Redis URL unless it sets its own."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    return urlunsplit(parts._replace(query=urlencode({**TIMEOUTS, **query})))
+def bind_models(settings: Settings) -> None:
+    """Bind the models for writing and check Redis answers; the agent's user may not search."""
+    models.bind(settings.redis_url, settings.key_prefix, **CLIENT_OPTIONS)
+    models.Capture.db().ping()
 
 
 def lifetimes(settings: Settings) -> agent.Lifetimes:
@@ -38,8 +36,8 @@ def probe(settings: Settings) -> None:
 
     Raises agent.REFUSED errors, or ConnectionError/TimeoutError while Redis is away.
     """
-    connect(dataclasses.replace(settings, redis_url=with_timeouts(settings.redis_url)), need_search=False)
-    agent.check_access(lifetimes(settings))
+    bind_models(settings)
+    models.Capture.check_write_access(settings.capture_ttl, settings.image_ttl)
 
 
 def bind(settings: Settings) -> bool:
@@ -166,15 +164,17 @@ def capture(settings: Settings, camera, folder, loop, interval, gpio, gpio_activ
         raise click.ClickException(str(exc)) from None
     detector = triggers.MotionDetector(motion_threshold, motion_gap) if motion else None
     fire = triggers.Triggers(interval=interval, motion=detector, preview=cam.preview, once=once)
-    with spool, cam, contextlib.closing(fire), agent.Saver(spool, device, lifetimes(settings)) as saver:
+    # The handlers stay until the spool is drained and the camera closed, so a second
+    # Ctrl-C during that shutdown is one more "stop", not a KeyboardInterrupt traceback.
+    with stop_on_signals(fire.stop), spool, cam, contextlib.closing(fire), \
+            agent.Saver(spool, device, lifetimes(settings)) as saver:
         try:
             if gpio is not None:
                 fire.add_gpio(gpio, active_high=gpio_active == "high", hold_off=gpio_hold_off)
-        except triggers.TriggerError as exc:
-            raise click.ClickException(str(exc)) from None
-        log.info("capturing with %s as %s (spool: %d waiting)", type(cam).__name__, device, len(spool))
-        with stop_on_signals(fire.stop):
+            log.info("capturing with %s as %s (spool: %d waiting)", type(cam).__name__, device, len(spool))
             shots = agent.run(cam, fire, saver, count=count)
+        except (triggers.TriggerError, cameras.CameraError) as exc:
+            raise click.ClickException(str(exc)) from None
     log.info("done: %d shots, %d still spooled", shots, len(spool))
 
 
@@ -197,6 +197,6 @@ def import_command(settings: Settings, folder: Path, device, zone_name) -> None:
                                  param_hint="--timezone") from None
     if device is not None:
         agent.check_device(device)
-    connect(dataclasses.replace(settings, redis_url=with_timeouts(settings.redis_url)), need_search=False)
+    bind_models(settings)
     report = import_tree(folder, device, zone)
     click.echo(report.summary())

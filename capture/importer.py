@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import redis
 from tqdm import tqdm
@@ -16,10 +15,8 @@ from ulid import ULID
 
 from models import Capture, InvalidCapture, NotFoundError, images
 
-from .agent import Lifetimes, write
-from .cameras import JPEG_SUFFIXES
+from .cameras import jpeg_files
 from .exif import BrokenExif, camera_name, read_exif
-from .spool import Entry
 
 UNKNOWN_DEVICE = "unknown"
 
@@ -51,15 +48,6 @@ class Report:
         return text
 
 
-def jpeg_files(root: Path) -> Iterator[Path]:
-    """Yield JPEG files under `root` in a stable order, not following symlinked folders."""
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            if Path(name).suffix.lower() in JPEG_SUFFIXES:
-                yield Path(folder) / name
-
-
 def resolve_time(exif_time: Optional[dt.datetime], mtime: float, zone: Optional[dt.tzinfo]) -> dt.datetime:
     """EXIF time with its offset, else in `zone` (None = this machine's), else the file date."""
     if exif_time is None:
@@ -82,6 +70,17 @@ def already_stored(pk: str, report: Report) -> bool:
     return True
 
 
+def why_unreadable(data: bytes, exc: Exception) -> str:
+    """Say why EXIF could not be read: the picture's own fault in the clearest words, else the EXIF's."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the EXIF warnings are what `exc` already says
+            images.inspect(data)  # decoding only a file already known to be broken
+    except images.InvalidImage as bad:
+        return str(bad)
+    return str(exc)
+
+
 def import_file(path: Path, report: Report, device: Optional[str], zone: Optional[dt.tzinfo]) -> None:
     """Import one file, recording the outcome in `report`; Redis errors propagate."""
     try:
@@ -89,20 +88,15 @@ def import_file(path: Path, report: Report, device: Optional[str], zone: Optiona
     except OSError as exc:
         report.skipped.append((path, f"cannot read the file: {exc.strerror or exc}"))
         return
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # read_exif turns Pillow's EXIF warnings into reasons
-            images.inspect(data)  # the clearest words for a file that is no picture at all
-        facts = read_exif(data)
-    except (images.InvalidImage, BrokenExif) as exc:
-        report.skipped.append((path, str(exc)))
-        return
-    except OSError as exc:  # Pillow's own "Truncated File Read" while parsing the headers
-        report.skipped.append((path, f"not a readable image: {exc}"))
-        return
+    # A file already imported is recognised by its bytes alone, before any decoding.
     pk = content_pk(data)
     if already_stored(pk, report):
         report.duplicates += 1
+        return
+    try:
+        facts = read_exif(data)  # headers only: the picture itself is decoded when stored
+    except (BrokenExif, OSError) as exc:  # OSError: Pillow's "Truncated File Read" in the headers
+        report.skipped.append((path, why_unreadable(data, exc)))
         return
     if facts["taken_at"] is None:
         report.notes.append((path, "no EXIF date: using the file's modification time"))
@@ -111,10 +105,10 @@ def import_file(path: Path, report: Report, device: Optional[str], zone: Optiona
     device = device or camera_name(facts["camera_make"], facts["camera_model"]) or UNKNOWN_DEVICE
     try:
         # Imports keep no TTL: they are someone's archive, not a camera's rolling window.
-        entry = Entry(pk, {**metadata, "device": device, "taken_at": taken_at, "trigger": "import"},
-                      data, images.thumbnail(data))
-        write(entry, Lifetimes())
-    except (InvalidCapture, images.InvalidImage) as exc:
+        # Nor are they announced: live updates are for new shots, and a 10,000-file import
+        # would flood every open gallery (a page load shows them).
+        Capture.create(data, pk=pk, device=device, taken_at=taken_at, trigger="import", **metadata)
+    except InvalidCapture as exc:
         report.skipped.append((path, str(exc)))
         return
     report.imported += 1

@@ -19,6 +19,9 @@ AUTOFOCUS = ("continuous", "cycle", "off")
 # Auto exposure and white balance converge over the first frames after start(); a
 # picture taken at once would come out dark and tinted.
 SETTLE_SECONDS = 2.0
+# What picamera2/libcamera raise when the camera misbehaves: RuntimeError for most failures,
+# TimeoutError (an OSError) when no frame comes, ValueError for a configuration it refuses.
+FAILURES = (RuntimeError, OSError, ValueError)
 
 
 def _boottime_ns() -> int:
@@ -68,6 +71,14 @@ class PiCamera(Camera):
             self.picam2 = self._stack.enter_context(Picamera2())
         except (RuntimeError, IndexError, OSError) as exc:
             raise CameraError(f"cannot open the camera (is it connected and enabled?): {exc}") from None
+        try:
+            self._start(resolution, quality, autofocus)
+        except FAILURES as exc:
+            self._stack.close()  # the camera stays locked for every other process until closed
+            raise CameraError(f"cannot start the camera: {exc}") from None
+        time.sleep(SETTLE_SECONDS if settle is None else settle)
+
+    def _start(self, resolution: Optional[tuple[int, int]], quality: int, autofocus: str) -> None:
         self.size = resolution or tuple(self.picam2.sensor_resolution)
         config = self.picam2.create_still_configuration(
             main={"size": self.size}, lores={"size": PREVIEW_SIZE, "format": "YUV420"}, buffer_count=2)
@@ -81,26 +92,31 @@ class PiCamera(Camera):
 
             self.picam2.set_controls({"AfMode": controls.AfModeEnum.Continuous})
         self.picam2.start()
-        time.sleep(SETTLE_SECONDS if settle is None else settle)
 
     def close(self) -> None:
         self._stack.close()
 
     def capture(self) -> Frame:
-        if self.autofocus == "cycle":
-            self.picam2.autofocus_cycle()
         buf = io.BytesIO()
-        # The request context releases the buffer back to the camera even if saving fails.
-        with self.picam2.captured_request() as request:
-            request.save("main", buf, format="jpeg")
-            metadata = request.get_metadata()
+        try:
+            if self.autofocus == "cycle":
+                self.picam2.autofocus_cycle()
+            # The request context releases the buffer back to the camera even if saving fails.
+            with self.picam2.captured_request() as request:
+                request.save("main", buf, format="jpeg")
+                metadata = request.get_metadata()
+        except FAILURES as exc:
+            raise CameraError(f"the camera failed to take a picture: {exc}") from None
         # width/height come from the JPEG itself when stored: the ISP may align the size.
         meta = {**to_model(metadata), "camera_make": "Raspberry Pi", "camera_model": self.model}
         return Frame(buf.getvalue(), taken_at(metadata), meta)
 
     def preview(self) -> Image.Image:
         width, height = PREVIEW_SIZE
-        stride = self.picam2.stream_configuration("lores").get("stride") or width
-        # YUV420: the first height rows are the luma plane, all motion detection needs.
-        luma = bytes(self.picam2.capture_buffer("lores")[: stride * height])
+        try:
+            stride = self.picam2.stream_configuration("lores").get("stride") or width
+            # YUV420: the first height rows are the luma plane, all motion detection needs.
+            luma = bytes(self.picam2.capture_buffer("lores")[: stride * height])
+        except FAILURES as exc:
+            raise CameraError(f"the camera failed to give a preview frame: {exc}") from None
         return Image.frombytes("L", (width, height), luma, "raw", "L", stride)

@@ -124,6 +124,10 @@ class Spool:
             return []
         return sorted(n for n in os.listdir(self.folder) if NAME.match(n))
 
+    def __contains__(self, name: str) -> bool:
+        with self._lock:
+            return name in self._sizes
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._sizes)
@@ -181,13 +185,16 @@ class Spool:
     def quarantine(self, name: str, reason: str) -> None:
         """Move an entry that can never be stored to bad/, so the queue moves on."""
         log.error("spool: moving %s to %s: %s", name, self.bad, reason)
-        self.bad.mkdir(exist_ok=True)
         with self._lock:
+            # Off the queue first: even if it cannot be moved, the drainer must not retry it.
             self._sizes.pop(name, None)
             try:
+                self.bad.mkdir(exist_ok=True)
                 os.replace(self.folder / name, self.bad / name)
             except FileNotFoundError:
                 pass
+            except OSError as exc:
+                log.error("spool: cannot move %s aside (%s); it is retried when the agent restarts", name, exc)
 
     def status(self) -> dict:
         """Return depth, bytes, cap and the oldest/newest entries' capture times."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Optional
 
 from pydantic import ValidationError, field_validator
@@ -23,6 +24,14 @@ BINARY_FIELDS = (IMAGE_FIELD, THUMBNAIL_FIELD)
 
 class InvalidCapture(ValueError):
     """A capture cannot be stored; the message names the problem."""
+
+
+# Bulk loads prepare thousands of captures sharing one image: check each bytes object once.
+_inspect_bytes = functools.lru_cache(maxsize=2)(images.inspect)
+
+
+def _inspect(data: bytes) -> images.ImageInfo:
+    return _inspect_bytes(data) if isinstance(data, bytes) else images.inspect(data)
 
 
 def utcnow() -> dt.datetime:
@@ -96,6 +105,12 @@ class Capture(HashModel, index=True):
         """Whether the full-size image is still stored (not expired by its own TTL)."""
         return self.image_expires_at is None or self.image_expires_at > utcnow()
 
+    def stored_size(self, field: str = IMAGE_FIELD) -> int:
+        """Return the byte size of `image` or `thumbnail` as recorded when stored (no bytes read)."""
+        if field not in BINARY_FIELDS:
+            raise ValueError(f"unknown binary field {field!r}")
+        return self.image_size if field == IMAGE_FIELD else self.thumbnail_size
+
     @classmethod
     def redisearch_schema(cls) -> str:
         # redis-om writes "SORTABLE CASESENSITIVE"; FT.CREATE only accepts the other order.
@@ -129,7 +144,7 @@ class Capture(HashModel, index=True):
         return bool(cls.delete(pk))
 
     @classmethod
-    def create(
+    def prepare(
         cls,
         image: bytes,
         *,
@@ -137,14 +152,14 @@ class Capture(HashModel, index=True):
         ttl: Optional[int] = None,
         image_ttl: Optional[int] = None,
         **metadata,
-    ) -> "Capture":
-        """Validate `image`, build its metadata and store everything atomically."""
+    ) -> tuple["Capture", bytes]:
+        """Validate `image` and `metadata`; return the unsaved capture (sizes, TTL times set) and its thumbnail."""
         try:
-            info = images.inspect(image)
+            info = _inspect(image)
             if thumbnail is None:
                 thumbnail = images.thumbnail(image)
             else:
-                images.inspect(thumbnail)
+                _inspect(thumbnail)
         except images.InvalidImage as exc:
             raise InvalidCapture(str(exc)) from None
         metadata.setdefault("width", info.width)
@@ -165,19 +180,60 @@ class Capture(HashModel, index=True):
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise InvalidCapture(problems) from None
+        return capture, thumbnail
+
+    @classmethod
+    def create(
+        cls,
+        image: bytes,
+        *,
+        thumbnail: Optional[bytes] = None,
+        ttl: Optional[int] = None,
+        image_ttl: Optional[int] = None,
+        **metadata,
+    ) -> "Capture":
+        """Validate `image`, build its metadata and store everything atomically."""
+        capture, thumbnail = cls.prepare(image, thumbnail=thumbnail, ttl=ttl, image_ttl=image_ttl, **metadata)
         capture.store(image, thumbnail)
         return capture
 
     def store(self, image: bytes, thumbnail: bytes) -> None:
         """Write metadata, bytes and TTLs in one MULTI/EXEC, so nothing is half-written."""
-        key = self.key()
         with db.raw().pipeline(transaction=True) as pipe:
-            # Saving twice under the same pk (a retried spool entry) rewrites the same
-            # hash, so a capture is stored once however often its write is retried.
-            self.save(pipeline=pipe)
-            pipe.hset(key, mapping={IMAGE_FIELD: image, THUMBNAIL_FIELD: thumbnail})
-            if self.expires_at:
-                pipe.expireat(key, self.expires_at)
-            if self.image_expires_at:
-                pipe.hpexpireat(key, self.image_expires_at, IMAGE_FIELD)
+            self.queue(pipe, image, thumbnail)
             pipe.execute()
+
+    @classmethod
+    def check_write_access(cls, ttl: Optional[int] = None, image_ttl: Optional[int] = None) -> None:
+        """Raise Redis's refusal (e.g. NoPermissionError) unless this user may store and announce captures.
+
+        store()'s own commands are queued inside MULTI, then discarded: Redis checks the ACL
+        as it queues each command, so a missing permission shows without anything written.
+        """
+        from .events import channel  # events imports this module
+
+        now = utcnow()
+        # The TTL commands store() sends for these lifetimes (see prepare()), and only those.
+        probe = cls(pk="access-check", device="access-check", taken_at=now, trigger="manual", width=1, height=1,
+                    image_size=0, expires_at=now + dt.timedelta(seconds=ttl) if ttl else None,
+                    image_expires_at=now + dt.timedelta(seconds=image_ttl) if image_ttl and (not ttl or image_ttl < ttl) else None)
+        pipe = db.raw().pipeline(transaction=False)
+        pipe.execute_command("MULTI")
+        probe.queue(pipe, b"", b"")
+        pipe.execute_command("PUBLISH", channel(), "")
+        pipe.execute_command("DISCARD")
+        for reply in pipe.execute(raise_on_error=False):
+            if isinstance(reply, Exception):
+                raise reply
+
+    def queue(self, pipe, image: bytes, thumbnail: bytes) -> None:
+        """Add the commands writing this capture to `pipe` (a MULTI/EXEC pipeline)."""
+        key = self.key()
+        # Saving twice under the same pk (a retried spool entry) rewrites the same
+        # hash, so a capture is stored once however often its write is retried.
+        self.save(pipeline=pipe)
+        pipe.hset(key, mapping={IMAGE_FIELD: image, THUMBNAIL_FIELD: thumbnail})
+        if self.expires_at:
+            pipe.expireat(key, self.expires_at)
+        if self.image_expires_at:
+            pipe.hpexpireat(key, self.image_expires_at, IMAGE_FIELD)

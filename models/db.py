@@ -22,18 +22,23 @@ class Unbound:
 UNBOUND = Unbound()
 
 
-def bind(url: str, prefix: str = "pigallery") -> None:
-    """Point the models at the Redis behind `url`, under key prefix `prefix`."""
+def bind(url: str, prefix: str = "pigallery", **client_options) -> None:
+    """Point the models at the Redis behind `url`, under key prefix `prefix`.
+
+    `client_options` (redis-py's, e.g. socket_timeout=10) override TIMEOUTS; the URL's query wins over both.
+    """
     global _raw
     from .capture import Capture
+
+    options = {**TIMEOUTS, **client_options}
 
     # Both clients connect lazily, on their first command. Each gets its own pool
     # rather than Redis.from_url's: a client from from_url closes its pool when it is
     # garbage collected, which would cut a pub/sub subscription taken before a rebind.
-    Capture._meta.database = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, decode_responses=True, **TIMEOUTS))
+    Capture._meta.database = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, decode_responses=True, **options))
     Capture._meta.global_key_prefix = prefix
     Capture._meta.index_name = f"{prefix}:{Capture._meta.model_key_prefix}:index"
-    _raw = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, **TIMEOUTS))
+    _raw = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, **options))
 
 
 def raw() -> redis.Redis:

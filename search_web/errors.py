@@ -27,7 +27,7 @@ def init_app(app) -> None:
     import redis
     from werkzeug.exceptions import HTTPException
 
-    from index.query import IndexMissing
+    from index.query import IndexMissing, SearchRefused
 
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
@@ -40,6 +40,11 @@ def init_app(app) -> None:
     @app.errorhandler(IndexMissing)
     def index_missing(exc):
         return error_response(503, str(exc))
+
+    @app.errorhandler(SearchRefused)
+    def search_refused(exc):
+        # A RediSearch limit or timeout: JSON saying which, never a traceback.
+        return error_response(503, f"{exc}; narrow the filters or retry")
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

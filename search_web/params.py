@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
 
-from index.query import Filters, Position
+from index.query import PK, Filters, Position
 from models.capture import TRIGGERS, Capture
 
 UTC = dt.timezone.utc
-PK = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # a ULID, as redis-om makes primary keys
 # "+02:00" arrives as " 02:00" when a client forgets to percent-encode the plus sign.
+OUT_OF_RANGE = "{value!r} is out of range: times must fall within the years 0001 to 9999 in UTC"
 UNENCODED_PLUS = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 
 
@@ -39,7 +39,10 @@ def parse_instant(value) -> Union[dt.date, dt.datetime]:
     except ValueError:
         raise ValueError(f"expected an ISO 8601 date or date-time such as 2026-06-01 or "
                          f"2026-06-01T12:00:00Z, got {value!r}") from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    try:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ValueError(OUT_OF_RANGE.format(value=value)) from None
 
 
 def parse_zone(value) -> dt.tzinfo:
@@ -73,18 +76,25 @@ Device = Annotated[str, PlainValidator(parse_device), WithJsonSchema({"type": "s
 Number = Annotated[float, Field(allow_inf_nan=False)]
 
 
-def _epoch(when: Union[dt.date, dt.datetime], end: bool) -> float:
+def _epoch(name: str, when: Union[dt.date, dt.datetime, None], end: bool) -> Optional[float]:
+    """Return the epoch bound `when` stands for: `since` inclusive, `until` exclusive."""
+    if when is None:
+        return None
     if isinstance(when, dt.datetime):
         # An explicit `to` instant is inclusive; the next double makes it an exclusive bound.
         return math.nextafter(when.timestamp(), math.inf) if end else when.timestamp()
     day = dt.datetime.combine(when, dt.time(), UTC)
-    return (day + dt.timedelta(days=1) if end else day).timestamp()
+    try:
+        return (day + dt.timedelta(days=1) if end else day).timestamp()
+    except OverflowError:  # to=9999-12-31 would end in year 10000
+        raise BadParameter(name, f"{name}: {OUT_OF_RANGE.format(value=when.isoformat())}") from None
 
 
 class FilterParams(BaseModel):
     """Filters shared by /api/captures and /api/facets."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Only the names the API documents: `from_` is this field's Python name, not a parameter.
+    model_config = ConfigDict(extra="forbid")
 
     from_: Optional[Instant] = Field(None, alias="from", description="Earliest taken_at (inclusive).")
     to: Optional[Instant] = Field(None, description="Latest taken_at (inclusive; a bare date includes that whole day).")
@@ -107,8 +117,8 @@ class FilterParams(BaseModel):
     def filters(self) -> Filters:
         """Return the index filters these parameters describe."""
         return Filters(
-            since=None if self.from_ is None else _epoch(self.from_, False),
-            until=None if self.to is None else _epoch(self.to, True),
+            since=_epoch("from", self.from_, False),
+            until=_epoch("to", self.to, True),
             devices=tuple(dict.fromkeys(self.device)),
             triggers=tuple(dict.fromkeys(self.trigger)),
             lux_min=self.lux_min, lux_max=self.lux_max,
@@ -120,7 +130,9 @@ class SearchParams(FilterParams):
     """Parameters of GET /api/captures."""
 
     sort: Literal["newest", "oldest"] = Field("newest", description="Newest first (default) or oldest first.")
-    limit: Optional[int] = Field(None, ge=1, description="Page size (default 48, at most 200).")
+    limit: Optional[int] = Field(None, ge=1, description=(
+        "Page size; its default and maximum are server settings (PIGALLERY_PAGE_SIZE, PIGALLERY_MAX_PAGE_SIZE), "
+        "and a larger limit is a 400 that says the maximum."))
     cursor: Optional[str] = Field(None, min_length=1, description="`next_cursor` of the previous page.")
 
 

@@ -1,29 +1,18 @@
 // Device chips and the timeline histogram, both drawn from /api/facets.
 import { el, formatNumber, formatMinute, formatTime } from "./format.js";
 
-const BUCKET_MS = { minute: 60e3, hour: 3600e3, day: 86400e3, week: 7 * 86400e3, month: 30 * 86400e3 };
+const BUCKET_MS = { hour: 3600e3, day: 86400e3, week: 7 * 86400e3 };
 
-/** [{name, count}] from the facets reply, whichever of the usual shapes it has. */
+/** [{name, count}] from the facets reply's `devices`. */
 export function deviceCounts(reply) {
-  const devices = reply.devices || [];
-  if (!Array.isArray(devices)) return Object.entries(devices).map(([name, count]) => ({ name, count }));
-  return devices.map((d) => ({ name: d.device ?? d.name ?? d.value, count: d.count }));
+  return reply.devices.map((d) => ({ name: d.device, count: d.count }));
 }
 
-/** A bucket start given as ISO text or as epoch seconds. */
-const toDate = (value) => new Date(typeof value === "number" ? value * 1000 : value);
-
-/** {bucket, ms, bars: [{start: Date, count}]} from the facets reply. */
+/** {bucket, ms, bars: [{start: Date, count}]} from the facets reply's `bucket` and `histogram`. */
 export function histogram(reply) {
-  let hist = reply.histogram || reply.timeline || [];
-  let bucket = reply.bucket;
-  if (!Array.isArray(hist)) {
-    bucket = hist.bucket || bucket;
-    hist = hist.buckets || hist.bars || [];
-  }
-  const ms = BUCKET_MS[bucket] || 3600e3;
-  const given = hist.map((b) => ({ start: toDate(b.start ?? b.from ?? b.time), count: b.count }));
-  bucket = bucket || "hour";
+  const { bucket } = reply;
+  const ms = BUCKET_MS[bucket];
+  const given = reply.histogram.map((b) => ({ start: new Date(b.start), count: b.count }));
   return { bucket, ms, bars: fillGaps(given, bucket, ms) };
 }
 
@@ -34,7 +23,7 @@ export function histogram(reply) {
 export function nextStart(start, bucket) {
   const next = new Date(start);
   if (bucket === "day" || bucket === "week") next.setDate(next.getDate() + (bucket === "week" ? 7 : 1));
-  else next.setTime(start.getTime() + (BUCKET_MS[bucket] || 3600e3));
+  else next.setTime(start.getTime() + BUCKET_MS[bucket]);
   return next;
 }
 

@@ -11,7 +11,9 @@ const NEAR_BOTTOM = "800px"; // start fetching the next page this far before the
 const form = $("filters");
 
 // Everything the grid shows; `generation` discards replies for filters no longer current.
-const view = { items: [], ids: new Set(), cursor: null, done: false, total: 0, loading: null, generation: 0, pending: [] };
+// `counted` is how many matches the view accounts for (shown, waiting in the banner, or still
+// to be paged), so live updates can tell captures that arrived with an earlier time.
+const view = { items: [], ids: new Set(), cursor: null, done: false, total: 0, counted: null, late: 0, loading: null, generation: 0, pending: [] };
 let state = readState();
 let retryTimer = null;
 
@@ -110,6 +112,7 @@ function removeItem(id) {
   view.ids.delete(id);
   $("grid").querySelector(`li[data-id="${CSS.escape(id)}"]`)?.remove();
   setTotal(view.total - 1);
+  view.counted -= 1;
   if (!view.items.length) showEmpty();
 }
 
@@ -166,12 +169,15 @@ function loadPage(generation) {
     if (generation !== view.generation) return;
     $("status").replaceChildren();
     setTotal(reply.total);
+    if (view.counted === null) view.counted = reply.total;
     add(reply.items);
     view.cursor = reply.next_cursor;
     view.done = !reply.next_cursor;
     if (!view.items.length) showEmpty();
   }).catch((err) => {
-    if (generation === view.generation) showError(err);
+    // A reply for filters no longer shown says nothing about the current view.
+    if (generation !== view.generation) return;
+    showError(err);
     view.done = true;
   }).finally(() => {
     if (generation !== view.generation) return;
@@ -190,10 +196,12 @@ function nearBottom() {
 
 async function loadFacets(generation) {
   try {
-    // Chips count each device under the other filters, so unselected devices keep their counts.
+    // Chips count each device under the other filters, so unselected devices keep their counts;
+    // with no device selected those are the timeline's own filters, and one request serves both.
+    const timelineReply = api(`/api/facets?${timelineParams(state)}`);
     const [chips, timeline] = await Promise.all([
-      api(`/api/facets?${apiParams(state, { without: "device" })}`),
-      api(`/api/facets?${timelineParams(state)}`),
+      state.device.length ? api(`/api/facets?${apiParams(state, { without: "device" })}`) : timelineReply,
+      timelineReply,
     ]);
     if (generation !== view.generation) return;
     renderDevices($("devices"), deviceCounts(chips), state.device, toggleDevice);
@@ -217,7 +225,7 @@ function pickBucket(start, end) {
 function reload() {
   clearTimeout(retryTimer);
   view.generation += 1;
-  Object.assign(view, { items: [], ids: new Set(), cursor: null, done: false, loading: null, pending: [] });
+  Object.assign(view, { items: [], ids: new Set(), cursor: null, done: false, counted: null, late: 0, loading: null, pending: [] });
   $("grid").replaceChildren();
   $("new-banner").hidden = true;
   loadFacets(view.generation);
@@ -260,10 +268,7 @@ async function refreshLive() {
   } catch (err) {
     return; // the next event or reload tries again
   }
-  if (generation !== view.generation) return;
-  const newest = view.items[0]?.taken_at;
-  const known = new Set([...view.ids, ...view.pending.map((i) => i.id)]);
-  const fresh = reply.items.filter((i) => !known.has(i.id) && (state.sort === "oldest" || !newest || i.taken_at >= newest));
+  if (generation !== view.generation || view.counted === null) return;
   setTotal(reply.total);
   if (state.sort === "oldest") {
     // New captures belong at the end, past the last cursor: offer a reload once the end is shown.
@@ -271,15 +276,24 @@ async function refreshLive() {
     if (view.done && missing > 0) showBanner(`${formatNumber(missing)} new capture${missing === 1 ? "" : "s"} at the end — reload`);
     return;
   }
-  if (!fresh.length) return;
-  if (window.scrollY < 100 && !lightbox.isOpen) {
+  // Times are compared as instants: "…:00.5Z" sorts before "…:00Z" as text.
+  const newest = view.items.length ? Date.parse(view.items[0].taken_at) : -Infinity;
+  const known = new Set([...view.ids, ...view.pending.map((i) => i.id)]);
+  const fresh = reply.items.filter((i) => !known.has(i.id) && Date.parse(i.taken_at) >= newest);
+  // The rest of what arrived is older than the top tile (a Pi sending its backlog late): it
+  // belongs somewhere inside the grid, so the banner offers it as a reload rather than on top.
+  view.counted += fresh.length;
+  view.late = Math.max(0, reply.total - view.counted);
+  view.counted = Math.min(view.counted, reply.total); // deleted elsewhere: count from what is left
+  if (fresh.length && !view.late && window.scrollY < 100 && !lightbox.isOpen) {
     $("status").replaceChildren();
     add(fresh, { atTop: true });
-  } else {
+  } else if (fresh.length || view.late) {
     view.pending = fresh.concat(view.pending);
-    showBanner(`${formatNumber(view.pending.length)} new capture${view.pending.length === 1 ? "" : "s"} — show`);
+    const count = view.pending.length + view.late;
+    showBanner(`${formatNumber(count)} new capture${count === 1 ? "" : "s"} — show`);
   }
-  loadFacets(generation);
+  if (fresh.length) loadFacets(generation);
 }
 
 function showBanner(text) {
@@ -288,8 +302,8 @@ function showBanner(text) {
 }
 
 $("new-banner").addEventListener("click", () => {
-  if (!view.pending.length) {
-    reload();
+  if (!view.pending.length || view.late) {
+    reload(); // late arrivals go between tiles already shown: a fresh grid puts each in its place
     return;
   }
   add(view.pending, { atTop: true });

@@ -13,7 +13,6 @@ export class Lightbox {
   constructor(source, { deleteEnabled, onDeleted }) {
     this.source = source;
     this.onDeleted = onDeleted;
-    this.deleteEnabled = deleteEnabled;
     this.node = $("lightbox");
     this.image = $("lb-image");
     this.currentId = null;

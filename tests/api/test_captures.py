@@ -33,6 +33,22 @@ def test_bytes_are_served_raw_with_a_strong_etag_and_immutable_caching(client, c
     assert other.status_code == 200 and other.data == reply.data
 
 
+@pytest.mark.parametrize("kind, without_bytes", [("image", 410), ("thumbnail", 404)])
+def test_a_304_is_decided_from_metadata_without_reading_the_bytes(client, capture, kind, without_bytes):
+    from models import db
+
+    reply = client.get(f"/api/captures/{capture.pk}/{kind}")
+    assert reply.headers["ETag"] == f'"{capture.pk}.{kind}.{capture.stored_size(kind)}"'
+    assert capture.stored_size(kind) == len(reply.data)
+    # The bytes vanish behind the metadata's back: a holder of the ETag still gets its 304
+    # (its copy is the capture's immutable bytes), since nothing is read to answer it.
+    db.raw().hdel(capture.key(), kind)
+    again = client.get(f"/api/captures/{capture.pk}/{kind}", headers={"If-None-Match": reply.headers["ETag"]})
+    assert again.status_code == 304 and again.headers["ETag"] == reply.headers["ETag"]
+    assert "immutable" in again.headers["Cache-Control"]
+    assert client.get(f"/api/captures/{capture.pk}/{kind}").status_code == without_bytes
+
+
 def test_image_and_thumbnail_have_different_etags(client, capture):
     image = client.get(f"/api/captures/{capture.pk}/image").headers["ETag"]
     thumb = client.get(f"/api/captures/{capture.pk}/thumbnail").headers["ETag"]
@@ -63,10 +79,13 @@ def test_unknown_ids_are_404_json(client, store, path, pk):
 def test_expired_image_is_410_while_thumbnail_and_metadata_remain(client, store, jpeg):
     capture = store.create(jpeg((320, 240)), device="pi", taken_at=WHEN, trigger="interval", image_ttl=1)
     assert client.get(f"/api/captures/{capture.pk}").json["image_url"]
+    etag = client.get(f"/api/captures/{capture.pk}/image").headers["ETag"]
     time.sleep(1.2)
     assert Capture.read_binary(capture.pk, "image") is None  # Redis expired the field itself
     reply = client.get(f"/api/captures/{capture.pk}/image")
     assert reply.status_code == 410 and reply.json["thumbnail_url"].endswith("/thumbnail")
+    # Expiry wins over a cached copy: a client revalidating learns that the image is gone.
+    assert client.get(f"/api/captures/{capture.pk}/image", headers={"If-None-Match": etag}).status_code == 410
     assert client.get(f"/api/captures/{capture.pk}/thumbnail").status_code == 200
     item = client.get(f"/api/captures/{capture.pk}").json
     assert item["image_url"] is None and item["thumbnail_url"]

@@ -57,10 +57,18 @@ def test_images_are_sent_unchanged_with_their_etag_and_304(client, captures, kin
     assert again.status_code == 304 and again.data == b""
 
 
-def test_jpeg_is_not_a_compressed_type(app):
-    # JPEG is compressed already; the default list must keep leaving it (and SSE) alone.
-    assert not {"image/jpeg", "image/png", "image/webp", "text/event-stream"} & set(app.config["COMPRESS_MIMETYPES"])
-    assert app.config["COMPRESS_STREAMS"] is False
+def test_a_png_goes_out_as_stored_however_the_browser_asks(client, store):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.effect_noise((256, 256), 40).convert("RGB").save(buf, "PNG")
+    png = store.create(buf.getvalue(), device="pi", taken_at=WHEN, trigger="import")
+    for encoding in (BROWSER, "gzip", "br"):
+        reply = client.get(f"/api/captures/{png.pk}/image", headers={"Accept-Encoding": encoding})
+        assert reply.content_type == "image/png" and "Content-Encoding" not in reply.headers
+        assert reply.data == buf.getvalue()
 
 
 def test_small_replies_stay_plain(client):

@@ -41,6 +41,8 @@ WHEN = dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc)
     ("trigger=sunrise", "trigger"),
     ("trigger=GPIO", "trigger"),
     ("devices=pi", "devices"),
+    ("from_=2026-01-01", "from_"),  # the field's Python name is not a parameter
+    ("to_=2026-01-01", "to_"),
 ])
 def test_bad_search_parameters_are_400_naming_the_parameter(client, query, parameter):
     reply = client.get(f"/api/captures?{query}")
@@ -56,6 +58,26 @@ def test_bad_search_parameters_are_400_naming_the_parameter(client, query, param
 def test_bad_facet_parameters_are_400(client, query, parameter):
     reply = client.get(f"/api/facets?{query}")
     assert reply.status_code == 400 and reply.json["parameter"] == parameter
+
+
+@pytest.mark.parametrize("path", ["/api/captures", "/api/facets"])
+@pytest.mark.parametrize("query, parameter", [
+    ("to=9999-12-31", "to"),  # the day ends in year 10000
+    ("to=9999-12-31T23:59:59-05:00", "to"),
+    ("from=0001-01-01T00:00:00%2B01:00", "from"),  # year 0 in UTC
+    ("from=0001-01-01T00:00:00 01:00", "from"),  # the same with an unencoded plus
+    ("from=2026-01-01&to=9999-12-31T23:59:59-05:00", "to"),
+])
+def test_dates_beyond_the_calendar_are_400_naming_the_parameter(client, store, path, query, parameter):
+    reply = client.get(f"{path}?{query}")
+    assert reply.status_code == 400, reply.json
+    assert reply.json["parameter"] == parameter and "out of range" in reply.json["message"]
+
+
+@pytest.mark.parametrize("query", ["from=0001-01-01", "to=9999-12-30", "to=9999-12-31T23:59:59.999999Z",
+                                   "from=0001-01-01T01:00:00%2B01:00"])
+def test_the_calendars_own_ends_are_accepted(client, store, query):
+    assert client.get(f"/api/captures?{query}").status_code == 200
 
 
 def test_hourly_histogram_over_years_is_refused_not_truncated(client, store, jpeg):
@@ -143,3 +165,18 @@ def test_redis_outage_is_503_and_the_api_recovers_by_itself(own_server, key_pref
     assert client.get("/healthz").status_code == 200
     assert client.get("/api/captures").json["total"] == 1
     assert client.get(f"/api/captures/{capture.pk}/thumbnail").status_code == 200
+
+
+def test_a_query_redisearch_refuses_is_json_not_a_traceback(own_server, key_prefix, jpeg):
+    from search_web import create_app
+
+    app = create_app({"TESTING": True, "REDIS_URL": own_server.url, "KEY_PREFIX": key_prefix})
+    schema.migrate()
+    for second in range(3):
+        models.Capture.create(jpeg((64, 48)), device="pi", taken_at=WHEN + dt.timedelta(seconds=second), trigger="gpio")
+    schema.wait_indexed()
+    # A server whose operator lowered RediSearch's result limit below one page.
+    models.Capture.db().execute_command("FT.CONFIG", "SET", "MAXSEARCHRESULTS", "2")
+    reply = app.test_client().get("/api/captures?limit=48")
+    assert reply.status_code == 503 and reply.is_json
+    assert "LIMIT exceeds maximum of 2" in reply.json["message"]

@@ -79,3 +79,29 @@ def test_captures_arriving_while_paging_do_not_disturb_the_walk(make_dataset, ti
         assert reply["total"] == 31
     assert newer[0] not in [i["id"] for i in items]
     assert [i["id"] for i in items] == order(data.rows, True)
+
+
+BIG_TIE = 10_050  # more captures at one instant than RediSearch returns from one query
+
+
+@pytest.fixture(scope="module")
+def big_tie(make_dataset):
+    """10,050 captures at one taken_at between a few single ones, from three devices."""
+    rows = [dict(device="pi-0", taken_at=START + dt.timedelta(seconds=s)) for s in (-2, -1, 1, 2)]
+    rows += [dict(device=f"pi-{i % 3}", taken_at=START) for i in range(BIG_TIE)]
+    return make_dataset(rows)
+
+
+@pytest.mark.parametrize("sort, limit", [("newest", 200), ("oldest", 199)])
+def test_a_tie_group_over_10000_walks_completely_once_in_order(big_tie, sort, limit):
+    items, replies = walk(big_tie.client(), limit, sort=sort)
+    assert [i["id"] for i in items] == order(big_tie.rows, sort == "newest")
+    assert len({i["id"] for i in items}) == BIG_TIE + 4
+    assert {r["total"] for r in replies} == {BIG_TIE + 4}
+
+
+def test_a_filtered_walk_through_a_big_tie_group(big_tie):
+    expected = order([r for r in big_tie.rows if r["device"] in ("pi-1", "pi-2")], True)
+    items, _ = walk(big_tie.client(), 200, device=["pi-1", "pi-2"], **{"from": "2026-03-01T00:00:00Z",
+                                                                    "to": "2026-03-01T00:00:00Z"})
+    assert [i["id"] for i in items] == expected and len(expected) == 6700

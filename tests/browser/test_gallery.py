@@ -193,3 +193,12 @@ def test_no_delete_button_without_a_token(browser, redis_url, gallery_prefix):
         expect(page.locator("#lb-download")).to_be_visible()
         expect(page.locator("#lb-delete")).to_have_count(0)
         context.close()
+
+
+@pytest.mark.parametrize("query, requests", [("", 1), ("?device=pi-door", 2)])
+def test_facets_are_fetched_once_unless_a_device_is_selected(page, live, query, requests):
+    # With a device selected its chips count the other devices too, which takes a second request.
+    open_gallery(page, query)
+    expect(page.locator("#devices .device-chip")).not_to_have_count(0)
+    page.wait_for_timeout(200)
+    assert len(api_requests(page, "/api/facets?")) == requests

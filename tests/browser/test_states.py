@@ -143,3 +143,54 @@ def test_redis_down_shows_a_message_and_recovers(browser, own_server, key_prefix
         expect(page.locator("#grid li").first).to_have_attribute("data-id", capture.pk, timeout=10_000)
         assert not errors
         context.close()
+
+
+def test_a_capture_half_a_second_newer_than_the_top_appears_on_top(page, live):
+    # "…:05.500000Z" sorts before "…:05Z" as text: times must be compared as instants.
+    second = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(seconds=5)
+    open_gallery(page)
+    wait_live(page)
+    top = announce(when=second)
+    expect(page.locator("#grid li").first).to_have_attribute("data-id", top.pk, timeout=10_000)
+    newer = announce(when=second + dt.timedelta(milliseconds=500))
+    expect(page.locator("#grid li").first).to_have_attribute("data-id", newer.pk, timeout=10_000)
+    assert tile_ids(page)[:2] == [newer.pk, top.pk]
+
+
+def test_a_late_capture_older_than_the_top_is_offered_by_the_banner(page, live):
+    # A Pi sending its spooled backlog late: the capture belongs between tiles already shown.
+    open_gallery(page)
+    wait_live(page)
+    shown = live.api("/api/captures", [("limit", 48)])["items"]
+    third, fourth = (dt.datetime.fromisoformat(i["taken_at"].replace("Z", "+00:00")) for i in shown[2:4])
+    before = tile_ids(page)
+    late = announce(when=third + (fourth - third) / 2)
+    banner = page.locator("#new-banner")
+    expect(banner).to_have_text("1 new capture — show", timeout=10_000)
+    assert tile_ids(page) == before, "nothing is put on top that does not belong there"
+    banner.click()
+    expect(page.locator("#grid li").nth(3)).to_have_attribute("data-id", late.pk)
+    expect(banner).to_be_hidden()
+    assert tile_ids(page)[:3] == before[:3]
+
+
+def test_a_failed_reply_for_old_filters_does_not_end_the_new_results(page, live):
+    held = []
+
+    def hold_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)  # the first listing stays unanswered until the filters change
+
+    page.route("**/api/captures?*", hold_first)
+    page.goto("/")
+    page.wait_for_function("() => document.querySelector('#more').classList.contains('is-loading-more')")
+    page.locator('#quick-ranges button[data-range="7d"]').click()
+    settle(page)
+    expect(page.locator("#grid li")).to_have_count(48)
+    held[0].fulfill(status=500, content_type="application/json", body='{"error": "Internal Server Error"}')
+    page.wait_for_timeout(200)
+    page.mouse.wheel(0, 6000)
+    expect(page.locator("#grid li")).to_have_count(96, timeout=10_000)
+    expect(page.locator("#status [data-state]")).to_have_count(0)

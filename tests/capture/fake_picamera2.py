@@ -43,6 +43,10 @@ class CompletedRequest:
 class Picamera2:
     instances: list = []
     has_autofocus = True
+    # Method name -> exception it raises, as libcamera does when the camera misbehaves,
+    # after that method first succeeded `succeed_first` times.
+    failures: dict = {}
+    succeed_first = 0
 
     def __init__(self, camera_num=0):
         self.camera_properties = {"Model": "imx708", "PixelArraySize": (4608, 2592)}
@@ -73,18 +77,25 @@ class Picamera2:
             config["lores"] = {"format": "YUV420", **lores}
         return config
 
+    def _fail(self, method):
+        if method in self.failures and self.calls.count(method) >= self.succeed_first:
+            raise self.failures[method]
+
     def configure(self, config):
+        self._fail("configure")
         assert not self.started, "configure() while running"
         self.config = config
         self.calls.append("configure")
 
     def set_controls(self, controls):
+        self._fail("set_controls")
         for name in controls:
             assert name in self.camera_controls, f"camera has no control {name}"
         self.controls.update(controls)
         self.calls.append("set_controls")
 
     def start(self):
+        self._fail("start")
         assert self.config is not None, "start() before configure()"
         self.started = True
         self.calls.append("start")
@@ -101,6 +112,7 @@ class Picamera2:
     @contextlib.contextmanager
     def captured_request(self, wait=None, flush=None):
         assert self.started, "capture before start()"
+        self._fail("captured_request")
         request = CompletedRequest(self)
         self.requests.append(request)
         self.calls.append("captured_request")

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import models
 from capture import agent
 from capture.cameras import SyntheticCamera
-from capture.cli import with_timeouts
+from capture.cli import CLIENT_OPTIONS
 from capture.spool import Spool
 from capture.triggers import Triggers
 from models import Capture
@@ -126,7 +126,7 @@ def rotate_password(conn: redis.Redis, password: str) -> None:
      "lacks a permission the capture agent needs"),
 ])
 def test_credentials_refused_while_running_spool_loudly_and_lose_nothing(acl_server, tmp_path, caplog, break_it, fix_it, message):
-    models.bind(with_timeouts(url(acl_server, "capture")), "pigallery")
+    models.bind(url(acl_server, "capture"), "pigallery", **CLIENT_OPTIONS)
     conn = admin(acl_server)
     spool = Spool(tmp_path / "spool", 10**9)
     caplog.set_level(logging.INFO, logger="pigallery.capture")

@@ -155,3 +155,47 @@ def test_content_pk_is_stable_and_ulid_shaped(jpeg):
     a, b = jpeg((64, 48)), jpeg((64, 49))
     assert content_pk(a) == content_pk(bytes(a)) != content_pk(b)
     assert str(ULID.from_str(content_pk(a))) == content_pk(a)
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """Count the pictures Pillow decodes (ImageFile.load), to see the work an import does."""
+    from PIL import ImageFile
+
+    loaded = []
+    real = ImageFile.ImageFile.load
+
+    def load(self):
+        if self._im is None:  # a first load, not a no-op repeat
+            loaded.append(getattr(self, "filename", None) or self.format)
+        return real(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return loaded
+
+
+def test_import_decodes_only_to_store_and_duplicates_never(pigallery, samples, decodes):
+    assert pigallery("import", samples / "gps").exit_code == 0
+    # Storing checks the picture and makes its thumbnail (two reduced-scale decodes, in the
+    # model); the import itself reads only the EXIF headers.
+    assert len(decodes) <= 2 * 9, decodes
+    decodes.clear()
+    result = pigallery("import", samples / "gps")
+    assert "imported 0, already present 9" in result.output
+    assert decodes == [], "a file already stored is recognised by its bytes, not decoded"
+
+
+def test_import_is_not_announced_on_the_live_channel(pigallery, samples, stored_pks):
+    from models import events
+
+    client = Capture.db()  # keeps the subscriber's pool alive across the command's rebind
+    pubsub = events.subscribe()
+    try:
+        assert pigallery("import", samples / "gps").exit_code == 0
+        assert len(stored_pks()) == 9
+        messages = events.listen(pubsub, timeout=0.2)
+        heard = [m for m in (next(messages) for _ in range(5)) if m]
+    finally:
+        pubsub.close()
+        client.close()
+    assert heard == []

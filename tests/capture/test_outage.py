@@ -1,6 +1,7 @@
 """Nothing lost when Redis is away: stop the server mid-run, kill the agent, bring both back."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -10,10 +11,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 import models
 from capture import agent
-from capture.cameras import SyntheticCamera
-from capture.cli import with_timeouts
+from capture.cameras import Frame, SyntheticCamera
+from capture.cli import CLIENT_OPTIONS
 from capture.spool import Entry, Spool
 from capture.triggers import Triggers
 from models import Capture
@@ -51,7 +54,7 @@ def assert_once_in_order(order, stored_pks):
 
 
 def test_redis_stopped_mid_run_every_capture_arrives_once_in_order(own_server, key_prefix, tmp_path, caplog, stored_pks):
-    models.bind(with_timeouts(own_server.url), key_prefix)
+    models.bind(own_server.url, key_prefix, **CLIENT_OPTIONS)
     spool = Spool(tmp_path / "spool", 10**9)
     camera = SyntheticCamera((320, 240), detail=0.2)
     fire = Triggers(interval=0.1)
@@ -142,3 +145,54 @@ def test_entry_redis_rejects_is_set_aside_and_the_queue_moves_on(store, jpeg, tm
     assert drainer.drain_one() and drainer.drain_one() and drainer.drain_one() is None
     assert stored_pks() == ["01JCCCCCCCCCCCCCCCCCCCCCCC"]
     assert spool.status()["quarantined"] == 1 and "trigger must be one of" in caplog.text
+
+
+def spooled(pk: str, image: bytes) -> Entry:
+    return Entry(pk, {"device": "pi", "taken_at": f"2026-05-01T10:00:{int(pk[-1], 16):02d}+00:00", "trigger": "interval"},
+                 image, image)
+
+
+def test_entry_deleted_while_queued_is_dropped_and_the_queue_moves_on(store, jpeg, tmp_path, stored_pks, caplog):
+    image = jpeg((160, 120))
+    spool = Spool(tmp_path, 10**9)
+    gone = spool.put(spooled("01JDDDDDDDDDDDDDDDDDDDDDD1", image))
+    (tmp_path / gone).unlink()  # a person clearing the folder while the agent runs
+    spool.put(spooled("01JDDDDDDDDDDDDDDDDDDDDDD2", image))
+    with agent.Saver(spool, "pi") as saver:
+        wait_for(lambda: stored_pks() == ["01JDDDDDDDDDDDDDDDDDDDDDD2"], timeout=10, what="the entry behind the vanished one")
+        # New captures go straight to Redis again, not into a stuck spool.
+        pk = saver.save(Frame(image, dt.datetime.now(dt.timezone.utc)), "manual")
+    assert stored_pks() == sorted(["01JDDDDDDDDDDDDDDDDDDDDDD2", pk]) and len(spool) == 0
+    assert "vanished before it was stored" in caplog.text
+
+
+def directory_instead_of_file(spool, name, monkeypatch):
+    (spool.folder / name).unlink()
+    (spool.folder / name).mkdir()  # reading it raises IsADirectoryError, an OSError nobody expects
+
+
+def write_has_a_bug(spool, name, monkeypatch):
+    real = agent.write
+
+    def write(entry, lifetimes):
+        if entry.pk.endswith("1"):
+            raise KeyError("a bug")
+        return real(entry, lifetimes)
+
+    monkeypatch.setattr(agent, "write", write)
+
+
+@pytest.mark.parametrize("break_entry", [directory_instead_of_file, write_has_a_bug])
+def test_unexpected_error_sets_the_entry_aside_and_the_drainer_lives_on(store, jpeg, tmp_path, stored_pks, caplog, monkeypatch,
+                                                                        break_entry):
+    image = jpeg((160, 120))
+    spool = Spool(tmp_path, 10**9)
+    bad = spool.put(spooled("01JEEEEEEEEEEEEEEEEEEEEEE1", image))
+    spool.put(spooled("01JEEEEEEEEEEEEEEEEEEEEEE2", image))
+    break_entry(spool, bad, monkeypatch)
+    with agent.Saver(spool, "pi") as saver:
+        wait_for(lambda: stored_pks() == ["01JEEEEEEEEEEEEEEEEEEEEEE2"], timeout=10, what="the entry behind the bad one")
+        assert saver.drainer.is_alive()
+    assert (tmp_path / "bad" / bad).exists() and spool.status()["quarantined"] == 1 and len(spool) == 0
+    logged = [r for r in caplog.records if r.exc_info and bad in r.getMessage()]
+    assert logged, "the unexpected error is logged with its traceback"

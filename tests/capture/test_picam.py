@@ -21,6 +21,7 @@ def fake_camera(monkeypatch):
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(picam, "SETTLE_SECONDS", 0)
     monkeypatch.setattr(fake_picamera2.Picamera2, "instances", [])
+    monkeypatch.setattr(fake_picamera2.Picamera2, "failures", {})
     return fake_picamera2.Picamera2
 
 
@@ -107,3 +108,34 @@ def test_capture_command_with_picamera2(pigallery, fake_camera, stored_pks):
     assert (capture.camera_model, capture.trigger, capture.device) == ("imx708", "manual", "pi-test")
     assert before - 1 < capture.taken_at.timestamp() < time.time()
     assert fake_camera.instances[0].closed and fake_camera.instances[0].saved_quality == 70
+
+
+@pytest.mark.parametrize("method, error", [
+    ("configure", RuntimeError("Failed to configure camera")),
+    ("set_controls", RuntimeError("Failed to set controls")),
+    ("start", RuntimeError("Camera did not start")),
+    ("start", TimeoutError("Camera frontend has timed out!")),
+])
+def test_start_failure_closes_the_camera_and_says_why(fake_camera, monkeypatch, method, error):
+    monkeypatch.setattr(fake_camera, "failures", {method: error})
+    with pytest.raises(cameras.CameraError, match=f"cannot start the camera: {error}"):
+        cameras.open_camera("picamera2", resolution=(320, 240))
+    (fake,) = fake_camera.instances
+    assert fake.closed, "a camera left open stays locked for every other process"
+
+
+def test_start_failure_through_the_command_is_one_line(pigallery, fake_camera, monkeypatch, stored_pks):
+    monkeypatch.setattr(fake_camera, "failures", {"start": RuntimeError("Camera did not start")})
+    result = pigallery("capture", "--camera", "picamera2", "--once")
+    assert result.exit_code == 1 and "cannot start the camera: Camera did not start" in result.output
+    assert "Traceback" not in result.output and fake_camera.instances[0].closed and stored_pks() == []
+
+
+def test_camera_failing_mid_run_stops_with_a_message_and_keeps_earlier_shots(pigallery, fake_camera, monkeypatch, stored_pks):
+    monkeypatch.setattr(fake_camera, "failures", {"captured_request": RuntimeError("Camera frontend has timed out")})
+    monkeypatch.setattr(fake_camera, "succeed_first", 2)
+    result = pigallery("capture", "--camera", "picamera2", "--resolution", "320x240", "--interval", 0.01, "--count", 5)
+    assert result.exit_code == 1
+    assert "the camera failed to take a picture: Camera frontend has timed out" in result.output
+    assert "Traceback" not in result.output and fake_camera.instances[0].closed
+    assert len(stored_pks()) == 2
