@@ -38,6 +38,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def expiry_times(ttl: Optional[int], image_ttl: Optional[int], now: dt.datetime) -> dict:
+    """Return the expires_at/image_expires_at fields for these lifetimes (seconds from `now`).
+
+    An image TTL at or beyond the capture's own is moot: the whole hash goes first.
+    """
+    times = {}
+    if ttl:
+        times["expires_at"] = now + dt.timedelta(seconds=ttl)
+    if image_ttl and (not ttl or image_ttl < ttl):
+        times["image_expires_at"] = now + dt.timedelta(seconds=image_ttl)
+    return times
+
+
 class Capture(HashModel, index=True):
     """One picture's metadata. `store()` writes it together with its image bytes."""
 
@@ -167,14 +180,10 @@ class Capture(HashModel, index=True):
         metadata.setdefault("mime_type", info.mime_type)
         metadata.setdefault("orientation", info.orientation)
         metadata.update(image_size=len(image), thumbnail_size=len(thumbnail))
-        now = utcnow()
         for name, seconds in (("ttl", ttl), ("image_ttl", image_ttl)):
             if seconds is not None and seconds <= 0:
                 raise InvalidCapture(f"{name} must be a positive number of seconds, got {seconds}")
-        if ttl:
-            metadata["expires_at"] = now + dt.timedelta(seconds=ttl)
-        if image_ttl and (not ttl or image_ttl < ttl):
-            metadata["image_expires_at"] = now + dt.timedelta(seconds=image_ttl)
+        metadata.update(expiry_times(ttl, image_ttl, utcnow()))
         try:
             capture = cls(**metadata)
         except ValidationError as exc:
@@ -213,10 +222,9 @@ class Capture(HashModel, index=True):
         from .events import channel  # events imports this module
 
         now = utcnow()
-        # The TTL commands store() sends for these lifetimes (see prepare()), and only those.
+        # The TTL commands store() sends for these lifetimes, and only those.
         probe = cls(pk="access-check", device="access-check", taken_at=now, trigger="manual", width=1, height=1,
-                    image_size=0, expires_at=now + dt.timedelta(seconds=ttl) if ttl else None,
-                    image_expires_at=now + dt.timedelta(seconds=image_ttl) if image_ttl and (not ttl or image_ttl < ttl) else None)
+                    image_size=0, **expiry_times(ttl, image_ttl, now))
         pipe = db.raw().pipeline(transaction=False)
         pipe.execute_command("MULTI")
         probe.queue(pipe, b"", b"")
