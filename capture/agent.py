@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import redis
-from pydantic import ValidationError
 from ulid import ULID
 
 from models import Capture, InvalidCapture, events, images
@@ -50,10 +49,9 @@ def check_device(device: str) -> str:
     Checked once at start: a bad name would otherwise reject every capture.
     """
     try:
-        Capture.__pydantic_validator__.validate_assignment(Capture.model_construct(), "device", device)
-    except ValidationError as exc:
-        raise InvalidCapture(f"device {device!r}: {exc.errors()[0]['msg']}") from None
-    return device
+        return Capture.clean_device(device)
+    except ValueError as exc:
+        raise InvalidCapture(f"device {device!r}: {exc}") from None
 
 
 def write(entry: Entry, lifetimes: Lifetimes) -> Capture:

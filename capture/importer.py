@@ -13,7 +13,7 @@ import redis
 from tqdm import tqdm
 from ulid import ULID
 
-from models import Capture, InvalidCapture, NotFoundError, images
+from models import Capture, InvalidCapture, images
 
 from .cameras import jpeg_files
 from .exif import BrokenExif, camera_name, read_exif
@@ -61,13 +61,10 @@ def resolve_time(exif_time: Optional[dt.datetime], mtime: float, zone: Optional[
 def already_stored(pk: str, report: Report) -> bool:
     """Whether a capture with this id exists; False if this Redis user may not read."""
     try:
-        Capture.load(pk)
-    except NotFoundError:
-        return False
+        return Capture.exists(pk)
     except redis.exceptions.NoPermissionError:
         report.unchecked = True  # a write-only user: storing again rewrites the same hash, still one copy
         return False
-    return True
 
 
 def why_unreadable(data: bytes, exc: Exception) -> str:

@@ -86,7 +86,8 @@ class Capture(HashModel, index=True):
 
     @field_validator("device")
     @classmethod
-    def _device_not_blank(cls, v: str) -> str:
+    def clean_device(cls, v: str) -> str:
+        """Return the device name as stored (trimmed); ValueError says what is wrong with it."""
         # RediSearch trims a TAG's edge whitespace when indexing, so " pi" would match
         # "pi" exactly; storing the trimmed name keeps a device equal to its tag.
         v = v.strip()
@@ -143,6 +144,11 @@ class Capture(HashModel, index=True):
             raise NotFoundError(pk)
         doc = convert_timestamp_to_datetime(doc, cls.model_fields)
         return cls.model_validate({**doc, "pk": pk})
+
+    @classmethod
+    def exists(cls, pk: str) -> bool:
+        """Whether a capture with this id is stored."""
+        return bool(cls.db().exists(cls.make_primary_key(pk)))
 
     @classmethod
     def read_binary(cls, pk: str, field: str = IMAGE_FIELD) -> Optional[bytes]:

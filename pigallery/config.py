@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 DEFAULT_PORT = 6399  # not 6379, so a system Redis keeps its port
 
 
-def _int(name: str, default: int | None, kind: type = int) -> int | None:
+def _number(name: str, default, kind: type = int):
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -89,24 +89,24 @@ class Settings:
             # site-packages once pigallery is installed without -e.
             load_dotenv(find_dotenv(usecwd=True), override=False)
         env = os.environ.get
-        port = _int("PIGALLERY_REDIS_PORT", DEFAULT_PORT)
+        port = _number("PIGALLERY_REDIS_PORT", DEFAULT_PORT)
         return cls(
             redis_url=env("REDIS_URL") or f"redis://127.0.0.1:{port}/0",
             key_prefix=env("PIGALLERY_KEY_PREFIX", "pigallery"),
             data_dir=Path(env("PIGALLERY_DATA_DIR", ".pigallery")),
             redis_port=port,
             device=env("PIGALLERY_DEVICE") or socket.gethostname(),
-            capture_ttl=_int("PIGALLERY_CAPTURE_TTL", None),
-            image_ttl=_int("PIGALLERY_IMAGE_TTL", None),
+            capture_ttl=_number("PIGALLERY_CAPTURE_TTL", None),
+            image_ttl=_number("PIGALLERY_IMAGE_TTL", None),
             api_token=env("PIGALLERY_API_TOKEN") or None,
-            page_size=_int("PIGALLERY_PAGE_SIZE", 48),
-            max_page_size=_int("PIGALLERY_MAX_PAGE_SIZE", 200),
+            page_size=_number("PIGALLERY_PAGE_SIZE", 48),
+            max_page_size=_number("PIGALLERY_MAX_PAGE_SIZE", 200),
             secret_key=env("PIGALLERY_SECRET_KEY") or None,
             camera=env("PIGALLERY_CAMERA") or "picamera2",
-            capture_interval=_int("PIGALLERY_CAPTURE_INTERVAL", 60.0, float),
-            jpeg_quality=_int("PIGALLERY_JPEG_QUALITY", 90),
+            capture_interval=_number("PIGALLERY_CAPTURE_INTERVAL", 60.0, float),
+            jpeg_quality=_number("PIGALLERY_JPEG_QUALITY", 90),
             resolution=env("PIGALLERY_RESOLUTION", ""),
             spool_dir=Path(env("PIGALLERY_SPOOL_DIR")) if env("PIGALLERY_SPOOL_DIR") else None,
-            spool_max_mb=_int("PIGALLERY_SPOOL_MAX_MB", 1024),
+            spool_max_mb=_number("PIGALLERY_SPOOL_MAX_MB", 1024),
             import_timezone=env("PIGALLERY_IMPORT_TZ", ""),
         )

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import click
 
+from index import schema
+from pigallery.cli import connect
 from pigallery.config import Settings
+
+from . import create_app
 
 
 @click.command()
@@ -13,14 +17,8 @@ from pigallery.config import Settings
 @click.pass_obj
 def serve(settings: Settings, host: str, port: int, debug: bool) -> None:
     """Serve the gallery and the JSON API (development server; see the README for gunicorn)."""
-    from pigallery.cli import connect
-
-    from . import create_app
-
     # Fail now with one clear line if Redis or its search module is missing, not on the first request.
     connect(settings)
-    from index import schema
-
     if not schema.exists():
         # Serve anyway (/healthz says why it is not ready); the index is never made by a request.
         click.echo(f"warning: no search index {schema.name()}: run `pigallery index create`", err=True)

@@ -1,8 +1,12 @@
 """One way to build JSON errors."""
 from __future__ import annotations
 
-from flask import jsonify
+import redis
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
+
+from index.query import IndexMissing, SearchRefused
 
 
 def error_response(status: int, message: str | None = None, **details):
@@ -17,18 +21,11 @@ def error_response(status: int, message: str | None = None, **details):
 
 
 def _wants_json() -> bool:
-    from flask import request
-
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
 def init_app(app) -> None:
     """Register the app-wide error replies: JSON under /api, 503 while Redis is away."""
-    import redis
-    from werkzeug.exceptions import HTTPException
-
-    from index.query import IndexMissing, SearchRefused
-
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
     def redis_unavailable(exc):

@@ -58,7 +58,7 @@ def parse_zone(value) -> dt.tzinfo:
 
 def parse_device(value) -> str:
     """Check a device name the way the model does (trimmed, no control characters)."""
-    return Capture._device_not_blank(str(value))
+    return Capture.clean_device(str(value))
 
 
 Instant = Annotated[
