@@ -40,8 +40,13 @@ class Settings:
 
     redis_url: str = f"redis://127.0.0.1:{DEFAULT_PORT}/0"
     key_prefix: str = "pigallery"
+    # Relative paths are relative to the directory the command was started in; they are made
+    # absolute once, here: apt, redis-server and the spool run in other working directories
+    # (a relative data dir once made apt read no sources list and fetch nothing).
     data_dir: Path = Path(".pigallery")
-    redis_port: int = DEFAULT_PORT
+    # Port of the embedded server; None when not configured (then DEFAULT_PORT, or the
+    # server already running in data_dir for `pigallery redis stop|status|cli`).
+    redis_port: int | None = None
     device: str = field(default_factory=socket.gethostname)
     # Whole capture lifetime and the shorter lifetime of its full-size image (seconds).
     capture_ttl: int | None = None
@@ -61,6 +66,12 @@ class Settings:
     spool_max_mb: int = 1024
     # IANA zone for imported photos whose EXIF time has no offset ("" = this machine's zone).
     import_timezone: str = ""
+
+    def __post_init__(self):
+        # Frozen: fields are set through object.__setattr__, and only here.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
+        if self.spool_dir is not None:
+            object.__setattr__(self, "spool_dir", Path(self.spool_dir).expanduser().resolve())
 
     @property
     def spool_path(self) -> Path:
@@ -89,11 +100,11 @@ class Settings:
             # site-packages once pigallery is installed without -e.
             load_dotenv(find_dotenv(usecwd=True), override=False)
         env = os.environ.get
-        port = _number("PIGALLERY_REDIS_PORT", DEFAULT_PORT)
+        port = _number("PIGALLERY_REDIS_PORT", None)
         return cls(
-            redis_url=env("REDIS_URL") or f"redis://127.0.0.1:{port}/0",
+            redis_url=env("REDIS_URL") or f"redis://127.0.0.1:{port or DEFAULT_PORT}/0",
             key_prefix=env("PIGALLERY_KEY_PREFIX", "pigallery"),
-            data_dir=Path(env("PIGALLERY_DATA_DIR", ".pigallery")),
+            data_dir=Path(env("PIGALLERY_DATA_DIR") or ".pigallery"),
             redis_port=port,
             device=env("PIGALLERY_DEVICE") or socket.gethostname(),
             capture_ttl=_number("PIGALLERY_CAPTURE_TTL", None),

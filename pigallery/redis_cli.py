@@ -1,4 +1,4 @@
-"""`pigallery redis start|stop|status`: the embedded Redis Stack server."""
+"""`pigallery redis start|stop|status|cli|passwords`: the embedded Redis Stack server."""
 from __future__ import annotations
 
 import hashlib
@@ -9,35 +9,54 @@ from pathlib import Path
 import click
 
 from . import redis_server
-from .config import Settings
+from .config import DEFAULT_PORT, Settings
 
 
 def _server_options(f):
-    f = click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default 6399 or PIGALLERY_REDIS_PORT).")(f)
-    f = click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder for data and logs (default ./.pigallery).")(f)
+    f = click.option("--port", type=click.IntRange(1, 65535), default=None,
+                     help="Port (default: PIGALLERY_REDIS_PORT, else the server running from the data dir, else 6399).")(f)
+    f = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Folder for data and logs (default: PIGALLERY_DATA_DIR, else ./.pigallery).")(f)
     return f
 
 
-def _server(settings: Settings, port, data_dir, acl=None) -> redis_server.Server:
-    return redis_server.Server(
-        port=port or settings.redis_port, data_dir=data_dir or settings.data_dir, aclfile=acl
-    )
+def _server(settings: Settings, port, data_dir, **kw) -> redis_server.Server:
+    """The server to start: the port asked for, else the configured one, else the default."""
+    return redis_server.Server(port=port or settings.redis_port or DEFAULT_PORT,
+                               data_dir=data_dir or settings.data_dir, **kw)
+
+
+def _found(settings: Settings, port, data_dir) -> redis_server.Server:
+    """The server to stop, inspect or talk to: when no port is given, the one running from the data dir."""
+    data_dir = data_dir or settings.data_dir
+    if port or settings.redis_port:
+        return _server(settings, port, data_dir)
+    live = redis_server.running(data_dir)
+    if len(live) > 1:
+        ports = ", ".join(str(s.port) for s in live)
+        raise click.ClickException(f"several embedded servers run from {data_dir} (ports {ports}): say which with --port")
+    return live[0] if live else _server(settings, None, data_dir)
 
 
 @click.group("redis")
 def redis_group() -> None:
-    """Run a local Redis Stack (Redis 7.4 + RediSearch) without Docker."""
+    """Run a local Redis Stack (Redis 7.4 with RediSearch) without Docker."""
 
 
 @redis_group.command()
 @_server_options
 @click.option("--acl", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Users ACL file to apply.")
+              help="Users ACL file to apply (needed for any --bind but loopback).")
+@click.option("--bind", default=redis_server.LOOPBACK, show_default=True,
+              help="IP address to listen on, e.g. the LAN address for Pis to write to; not loopback only with --acl.")
 @click.pass_obj
-def start(settings: Settings, port, data_dir, acl) -> None:
-    """Start the server (AOF on) and print the REDIS_URL to use."""
-    url = redis_server.start(_server(settings, port, data_dir, acl))
-    click.echo(f"Redis Stack is ready.\nREDIS_URL={url}")
+def start(settings: Settings, port, data_dir, acl, bind) -> None:
+    """Start the server with AOF on and print the REDIS_URL to use."""
+    server = _server(settings, port, data_dir, aclfile=acl, bind=bind)
+    url = redis_server.start(server)
+    click.echo(f"Redis Stack is ready (data in {server.db_dir}).\nREDIS_URL={url}")
+    if bind != redis_server.LOOPBACK:
+        click.echo(f"Listening on {bind} too: Pis use redis://capture:<password>@<this machine's address>:{server.port}/0")
 
 
 @redis_group.command()
@@ -45,10 +64,11 @@ def start(settings: Settings, port, data_dir, acl) -> None:
 @click.pass_obj
 def stop(settings: Settings, port, data_dir) -> None:
     """Shut the server down cleanly, flushing the AOF."""
-    if redis_server.stop(_server(settings, port, data_dir)):
-        click.echo("Redis Stack stopped.")
+    server = _found(settings, port, data_dir)
+    if redis_server.stop(server):
+        click.echo(f"Redis Stack on port {server.port} stopped.")
     else:
-        click.echo("Redis Stack was not running.")
+        click.echo(f"Redis Stack was not running (no server in {server.data_dir}).")
 
 
 @redis_group.command()
@@ -56,7 +76,7 @@ def stop(settings: Settings, port, data_dir) -> None:
 @click.pass_obj
 def status(settings: Settings, port, data_dir) -> None:
     """Say whether the server runs, where, and what it holds."""
-    info = redis_server.status(_server(settings, port, data_dir))
+    info = redis_server.status(_found(settings, port, data_dir))
     for key, value in info.items():
         click.echo(f"{key:>12}: {value}")
     if not info["running"]:
@@ -95,7 +115,10 @@ def new_passwords(acl_text: str) -> tuple[str, dict[str, str]]:
 @click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path),
               default=Path(".env"), show_default=True, help="Where to store the passwords.")
 def passwords(template: Path, out: Path, env_file: Path) -> None:
-    """Make new random passwords for the ACL users (replacing the dev ones)."""
+    """Make new random passwords for the ACL users.
+
+    They replace the development passwords in the ACL file; the ACL file keeps only their hashes.
+    """
     from dotenv import dotenv_values, set_key
 
     rules, new = new_passwords(template.read_text())
@@ -121,5 +144,8 @@ def passwords(template: Path, out: Path, env_file: Path) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def cli(settings: Settings, port, data_dir, args) -> None:
-    """Run redis-cli against the embedded server (e.g. FT.SEARCH ...)."""
-    raise SystemExit(redis_server.cli(_server(settings, port, data_dir), list(args)))
+    """Run the bundled redis-cli against the embedded server.
+
+    For example: pigallery redis cli FT.SEARCH pigallery:capture:index '*' LIMIT 0 3
+    """
+    raise SystemExit(redis_server.cli(_found(settings, port, data_dir), list(args)))

