@@ -105,7 +105,7 @@ def main() -> None:
         schema.migrate()
         try:
             load(args.count)
-            app = create_app({"REDIS_URL": url, "KEY_PREFIX": prefix, "MAX_PAGE_SIZE": 200})
+            app = create_app(test_config={"REDIS_URL": url, "KEY_PREFIX": prefix, "MAX_PAGE_SIZE": 200})
             client = app.test_client()
             conn = models.Capture.db()
             report(client, conn, args)

@@ -19,10 +19,18 @@ class App(Flask):
         return response
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Create and configure the app; settings come from the environment unless overridden."""
+def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
+    """Create and configure the app from `settings`, then `test_config` on top (tests only).
+
+    `pigallery serve` passes the settings it built (honouring --env-file); without them, as
+    under gunicorn's 'search_web:create_app()', they are read from the environment here, once.
+    """
+    if settings is not None and not isinstance(settings, Settings):
+        # The first argument used to be test_config: a dict here would fail later and obscurely.
+        raise TypeError(f"create_app() takes Settings first, got {type(settings).__name__}; pass overrides as test_config=")
+    if settings is None:
+        settings = Settings.from_env()
     app = App(__name__)
-    settings = Settings.from_env()
     app.config.from_mapping(
         REDIS_URL=settings.redis_url,
         KEY_PREFIX=settings.key_prefix,

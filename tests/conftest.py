@@ -115,7 +115,7 @@ def app(redis_url, key_prefix, store):
     """The Flask app on the test Redis, under this test's key prefix."""
     from search_web import create_app
 
-    return create_app({"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": key_prefix, "API_TOKEN": "test-token"})
+    return create_app(test_config={"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": key_prefix, "API_TOKEN": "test-token"})
 
 
 @pytest.fixture

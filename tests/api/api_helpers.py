@@ -33,8 +33,8 @@ class Dataset:
         """A test client of an app on this data (binding the models to it)."""
         from search_web import create_app
 
-        app = create_app({"TESTING": True, "REDIS_URL": self.redis_url, "KEY_PREFIX": self.prefix,
-                          "API_TOKEN": "test-token", **config})
+        app = create_app(test_config={"TESTING": True, "REDIS_URL": self.redis_url, "KEY_PREFIX": self.prefix,
+                                      "API_TOKEN": "test-token", **config})
         return app.test_client()
 
     def drop(self) -> None:

@@ -122,7 +122,7 @@ def test_delete_needs_the_bearer_token(client, capture, headers, status):
 def test_delete_is_disabled_without_a_configured_token(redis_url, key_prefix, capture):
     from search_web import create_app
 
-    app = create_app({"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": key_prefix, "API_TOKEN": None})
+    app = create_app(test_config={"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": key_prefix, "API_TOKEN": None})
     reply = app.test_client().delete(f"/api/captures/{capture.pk}", headers={"Authorization": "Bearer anything"})
     assert reply.status_code == 403 and "PIGALLERY_API_TOKEN" in reply.json["message"]
     assert Capture.load(capture.pk)

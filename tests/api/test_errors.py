@@ -145,7 +145,7 @@ def test_missing_index_is_503_not_500_and_never_created_by_a_request(client, sto
 def test_redis_outage_is_503_and_the_api_recovers_by_itself(own_server, key_prefix, jpeg):
     from search_web import create_app
 
-    app = create_app({"TESTING": True, "REDIS_URL": own_server.url, "KEY_PREFIX": key_prefix})
+    app = create_app(test_config={"TESTING": True, "REDIS_URL": own_server.url, "KEY_PREFIX": key_prefix})
     schema.migrate()
     capture = models.Capture.create(jpeg((64, 48)), device="pi", taken_at=WHEN, trigger="gpio")
     client = app.test_client()
@@ -170,7 +170,7 @@ def test_redis_outage_is_503_and_the_api_recovers_by_itself(own_server, key_pref
 def test_a_query_redisearch_refuses_is_json_not_a_traceback(own_server, key_prefix, jpeg):
     from search_web import create_app
 
-    app = create_app({"TESTING": True, "REDIS_URL": own_server.url, "KEY_PREFIX": key_prefix})
+    app = create_app(test_config={"TESTING": True, "REDIS_URL": own_server.url, "KEY_PREFIX": key_prefix})
     schema.migrate()
     for second in range(3):
         models.Capture.create(jpeg((64, 48)), device="pi", taken_at=WHEN + dt.timedelta(seconds=second), trigger="gpio")

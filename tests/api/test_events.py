@@ -16,8 +16,8 @@ WHEN = dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc)
 def sse_app(redis_url, key_prefix, store):
     from search_web import create_app
 
-    return create_app({"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": key_prefix,
-                       "EVENTS_HEARTBEAT": 0.2, "EVENTS_MAX_SECONDS": 3})
+    return create_app(test_config={"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": key_prefix,
+                                   "EVENTS_HEARTBEAT": 0.2, "EVENTS_MAX_SECONDS": 3})
 
 
 def subscribers() -> int:

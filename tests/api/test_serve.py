@@ -1,6 +1,18 @@
 """`pigallery serve` and the production entry point."""
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
 from click.testing import CliRunner
 
 from pigallery.cli import main
@@ -23,3 +35,112 @@ def test_gunicorn_target_builds_an_app(monkeypatch, redis_url):
     monkeypatch.setenv("REDIS_URL", redis_url)
     app = search_web.create_app()  # what `gunicorn 'search_web:create_app()'` calls
     assert app.config["REDIS_URL"] == redis_url and "api" in app.blueprints
+
+
+# `pigallery serve` run for real: a subprocess of the venv's command, spoken to over HTTP.
+
+PIGALLERY = Path(sys.executable).with_name("pigallery")
+MISSING = "01J0000000000000000000000Z"  # a well-formed capture id no test stores
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without settings: they must come from the files under test."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("PIGALLERY_")}
+    env["PYTHONUNBUFFERED"] = "1"  # every log line is in the file when the server is stopped
+    return env
+
+
+class Served:
+    """A running `pigallery ... serve`: its base URL, and its output once stopped."""
+
+    def __init__(self, base: str, log: Path):
+        self.base, self.log = base, log
+
+    def request(self, method: str, path: str, token: str | None = None) -> int:
+        """Send one request; return the status code (errors included)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            with urlopen(Request(self.base + path, method=method, headers=headers), timeout=10) as reply:
+                return reply.status
+        except HTTPError as exc:
+            return exc.code
+
+    def output(self) -> str:
+        # werkzeug colours request lines by status even into a file.
+        return re.sub(r"\x1b\[[0-9;]*m", "", self.log.read_text(errors="replace"))
+
+
+@contextlib.contextmanager
+def serving(cwd: Path, *args: str, env: dict[str, str] | None = None):
+    """Run `pigallery [args...] --port N` in `cwd` until it answers HTTP; always stop it after."""
+    port = free_port()
+    log = cwd / f"serve-{port}.log"
+    with log.open("wb") as out:  # a file, not a pipe: a full pipe would block the server
+        proc = subprocess.Popen([str(PIGALLERY), *args, "--port", str(port)], cwd=cwd,
+                                env=env if env is not None else clean_env(),
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    served = Served(f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"`pigallery serve` exited with {proc.returncode}:\n{served.output()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"`pigallery serve` did not answer within 30 s:\n{served.output()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield served
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("env_file_token", ["from-env-file", None], ids=["token-in-both", "token-in-dotenv-only"])
+def test_serve_uses_the_env_file_not_the_dotenv(tmp_path, redis_url, key_prefix, env_file_token):
+    """Issue #15: with --env-file, the web app has the command's settings; ./.env is not read."""
+    (tmp_path / ".env").write_text("PIGALLERY_API_TOKEN=from-dotenv\n")
+    lines = [f"REDIS_URL={redis_url}", f"PIGALLERY_KEY_PREFIX={key_prefix}"]
+    if env_file_token:
+        lines.append(f"PIGALLERY_API_TOKEN={env_file_token}")
+    (tmp_path / "prod.env").write_text("\n".join(lines) + "\n")
+
+    with serving(tmp_path, "--env-file", "prod.env", "serve") as served:
+        if env_file_token:
+            # Accepted: deleting a capture that does not exist is 404, never 401 or 403.
+            assert served.request("DELETE", f"/api/captures/{MISSING}", token="from-env-file") in (204, 404)
+            assert served.request("DELETE", f"/api/captures/{MISSING}", token="from-dotenv") == 401
+        else:
+            # prod.env sets no token, so deletion is off: .env's token must not switch it on.
+            assert served.request("DELETE", f"/api/captures/{MISSING}", token="from-dotenv") == 403
+
+
+@pytest.mark.parametrize("flag", [None, "--access-log", "--no-access-log"])
+def test_no_access_log_drops_request_lines_but_not_startup_or_5xx(tmp_path, redis_url, key_prefix, flag):
+    """Issue #10: --no-access-log keeps the terminal free of a line per request."""
+    env = {**clean_env(), "REDIS_URL": redis_url, "PIGALLERY_KEY_PREFIX": key_prefix}
+    with serving(tmp_path, "serve", *([flag] if flag else []), env=env) as served:
+        assert served.request("GET", "/api/openapi.json") == 200
+        assert served.request("GET", f"/api/captures/{MISSING}/thumbnail") == 404
+        # No index under this prefix: /healthz is a 503, which stays logged either way.
+        assert served.request("GET", "/healthz") == 503
+    output = served.output()
+    assert f"Running on {served.base}" in output  # startup lines are kept
+    assert '"GET /healthz HTTP/1.1" 503' in output
+    ok_lines = ["GET /api/openapi.json HTTP/1.1", f"GET /api/captures/{MISSING}/thumbnail HTTP/1.1"]
+    if flag == "--no-access-log":
+        assert not [line for line in ok_lines if line in output], output
+    else:
+        assert all(line in output for line in ok_lines), output

@@ -33,7 +33,7 @@ def gallery_prefix(redis_url):
 def live(redis_url, gallery_prefix):
     from search_web import create_app
 
-    app = create_app({"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": gallery_prefix, "API_TOKEN": TOKEN})
+    app = create_app(test_config={"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": gallery_prefix, "API_TOKEN": TOKEN})
     with LiveServer(app) as server:
         yield server
 

@@ -184,7 +184,7 @@ def test_delete_asks_to_confirm_and_needs_the_token(page, live):
 def test_no_delete_button_without_a_token(browser, redis_url, gallery_prefix):
     from search_web import create_app
 
-    app = create_app({"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": gallery_prefix, "API_TOKEN": None})
+    app = create_app(test_config={"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": gallery_prefix, "API_TOKEN": None})
     with LiveServer(app) as server:
         context = browser.new_context(base_url=server.url)
         page = context.new_page()

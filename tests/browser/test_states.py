@@ -114,7 +114,7 @@ def test_empty_and_bad_filter_states_offer_a_way_out(page, live, query, state, t
 def test_redis_down_shows_a_message_and_recovers(browser, own_server, key_prefix):
     from search_web import create_app
 
-    app = create_app({"TESTING": True, "REDIS_URL": own_server.url, "KEY_PREFIX": key_prefix, "API_TOKEN": None})
+    app = create_app(test_config={"TESTING": True, "REDIS_URL": own_server.url, "KEY_PREFIX": key_prefix, "API_TOKEN": None})
     schema.migrate()
     new_capture()
     schema.wait_indexed()

@@ -237,7 +237,7 @@ def test_stop_works_when_the_default_user_is_off(tmp_path):
 def test_web_app_serves_everything_as_the_web_user(url_as, admin, stored):
     from search_web import create_app
 
-    app = create_app({"TESTING": True, "REDIS_URL": url_as("web"), "KEY_PREFIX": PREFIX, "API_TOKEN": "t0ken"})
+    app = create_app(test_config={"TESTING": True, "REDIS_URL": url_as("web"), "KEY_PREFIX": PREFIX, "API_TOKEN": "t0ken"})
     client = app.test_client()
     first, second = stored
     assert client.get("/healthz").status_code == 200

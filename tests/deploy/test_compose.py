@@ -164,7 +164,7 @@ def test_web_port_healthcheck_and_command():
     assert cmd[0] == "gunicorn" and cmd[cmd.index("--bind") + 1] == "0.0.0.0:8000"
     module, _, call = cmd[-1].partition(":")
     assert (module, call) == ("search_web", "create_app()")
-    app = create_app({"TESTING": True, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    app = create_app(test_config={"TESTING": True, "REDIS_URL": "redis://127.0.0.1:1/0"})
     check = " ".join(exec_form(docker["HEALTHCHECK"][0]))
     path = re.search(r"http://127\.0\.0\.1:8000(/\w+)", check).group(1)
     assert path in {rule.rule for rule in app.url_map.iter_rules()}

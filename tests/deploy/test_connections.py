@@ -56,7 +56,7 @@ def test_web_app_keeps_the_tls_url(monkeypatch, restore_binding):
 
     url = "rediss://web:s3cret@db.example:6380/0"
     monkeypatch.setenv("REDIS_URL", url)
-    app = create_app({"TESTING": True})
+    app = create_app(test_config={"TESTING": True})
     assert app.config["REDIS_URL"] == url
     assert issubclass(models_db.raw().connection_pool.connection_class, redis.SSLConnection)
 
