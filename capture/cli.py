@@ -134,7 +134,11 @@ def print_status(settings: Settings) -> None:
 @click.pass_obj
 def capture(settings: Settings, camera, folder, loop, interval, gpio, gpio_active, gpio_hold_off, motion,
             motion_threshold, motion_gap, count, once, status, resolution, quality, autofocus, device) -> None:
-    """Take pictures on a timer, a GPIO input or motion, and store them in Redis."""
+    """Take pictures on a timer, GPIO or motion and store them in Redis.
+
+    Triggers may be combined; without one, it shoots every PIGALLERY_CAPTURE_INTERVAL seconds.
+    While Redis cannot be reached, captures wait in a spool on disk.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if status:
         return print_status(settings)
@@ -184,7 +188,10 @@ def capture(settings: Settings, camera, folder, loop, interval, gpio, gpio_activ
 @click.option("--timezone", "zone_name", help="IANA zone of EXIF times without an offset [default: PIGALLERY_IMPORT_TZ or this machine's].")
 @click.pass_obj
 def import_command(settings: Settings, folder: Path, device, zone_name) -> None:
-    """Import the JPEGs under FOLDER (recursively); each file is stored once."""
+    """Import the JPEGs under FOLDER and its subfolders.
+
+    Each file is stored once, so importing a folder again adds only what is new.
+    """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from .importer import import_tree

@@ -48,7 +48,7 @@ def drop(delete_documents: bool) -> None:
 
 @index_group.command()
 def rebuild() -> None:
-    """Recreate the index over the stored captures and wait until it is ready."""
+    """Recreate the index over the stored captures and wait for it."""
     from tqdm import tqdm
 
     with tqdm(total=100, unit="%", desc="indexing", disable=None) as bar:

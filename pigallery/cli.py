@@ -20,17 +20,49 @@ COMMANDS = {
 }
 
 
-def unavailable(name: str, package: str | None) -> click.Command:
+def unavailable(name: str, exc: ImportError) -> click.Command:
     """Stand in for a subcommand whose extra is not installed (a Pi has no Flask).
 
     A command rather than an error, so `pigallery --help` still lists the rest.
     """
-    message = f"`pigallery {name}` needs a package that is not installed ({package}); see the README for the extras to install"
+    import re
+    from importlib import metadata
+
+    package = (exc.name or "").partition(".")[0]
+    if not isinstance(exc, ModuleNotFoundError) or not package:
+        # The package is there but broken or of another version: "not installed" would mislead.
+        message = f"`pigallery {name}` cannot be loaded: {exc}"
+        summary = "Cannot be loaded; run it to see why."
+    else:
+        # The extras come from the installed package's metadata, so they cannot drift from
+        # pyproject.toml; import and distribution names agree once normalised (PEP 503).
+        def normal(text: str) -> str:
+            return re.sub(r"[-_.]+", "-", text).lower()
+
+        try:
+            requires = metadata.requires("pigallery") or []
+        except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+            requires = []
+        extra = None
+        for line in requires:  # such as: Flask==3.1.3; extra == "web"
+            found = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)[^;]*;.*\bextra\s*==\s*[\"']([^\"']+)", line)
+            if found and normal(found.group(1)) == normal(package):
+                extra = found.group(2)
+                break
+        if extra:
+            message = (f"`pigallery {name}` needs {package}, which is not installed: pip install 'pigallery[{extra}]' "
+                       f"(in a checkout: pip install -e '.[{extra}]')")
+            summary = f"Not installed: needs pigallery[{extra}]."
+        else:
+            message = (f"`pigallery {name}` needs a package that is not installed ({package}); "
+                       "see the README for the extras to install")
+            summary = f"Not installed: needs {package}."
 
     def fail():
         raise click.ClickException(message)
 
-    return click.Command(name, callback=fail, help=f"(not installed: needs {package})", add_help_option=False,
+    # short_help, so `pigallery --help` never shortens a long package name to "...".
+    return click.Command(name, callback=fail, help=message, short_help=summary, add_help_option=False,
                          context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
@@ -46,7 +78,7 @@ class LazyGroup(click.Group):
             try:
                 return getattr(importlib.import_module(module), attr)
             except ImportError as exc:
-                return unavailable(cmd_name, exc.name)
+                return unavailable(cmd_name, exc)
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx):
@@ -110,5 +142,8 @@ def connect(settings: Settings, need_search: bool = True) -> None:
               help="Read settings from this dotenv file instead of ./.env (variables already set win).")
 @click.pass_context
 def main(ctx: click.Context, env_file: Path | None) -> None:
-    """Store Raspberry Pi camera captures in Redis Stack and search them."""
+    """Store Raspberry Pi camera captures in Redis Stack and search them.
+
+    A command whose optional extra (web, server or pi) is not installed says which to install.
+    """
     ctx.obj = Settings.from_env(env_file)

@@ -89,12 +89,13 @@ def list_captures():
     most = current_app.config["MAX_PAGE_SIZE"]
     if limit > most:
         raise BadParameter("limit", f"limit must be at most {most}, got {limit}")
-    after = cursors().load(params.cursor, params.sort) if params.cursor else None
-    page = query.page(params.filters(), limit, after, newest_first=params.sort == "newest")
+    filters = params.filters()
+    after = cursors().load(params.cursor, params.sort, filters) if params.cursor else None
+    page = query.page(filters, limit, after, newest_first=params.sort == "newest")
     return {
         "items": to_items(page.items),
         "total": page.total,
-        "next_cursor": cursors().dump(page.next, params.sort) if page.next else None,
+        "next_cursor": cursors().dump(page.next, params.sort, filters) if page.next else None,
     }
 
 

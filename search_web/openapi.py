@@ -55,7 +55,9 @@ SCHEMAS = {
                  "image_url": {"type": ["string", "null"], "description": "null once the full image has expired"}}},
     "Page": {"type": "object", "required": ["items", "total", "next_cursor"], "properties": {
         "items": {"type": "array", "items": _ref("Item")}, "total": {"type": "integer"},
-        "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null at the end."}}},
+        "next_cursor": {"type": ["string", "null"],
+                        "description": "Pass as `cursor`, with the same filters and sort, for the next page; "
+                                       "null at the end."}}},
     "Count": {"type": "object", "properties": {"device": {"type": "string"}, "trigger": {"type": "string"},
                                                "count": {"type": "integer"}}},
     "Facets": {"type": "object", "properties": {

@@ -1,7 +1,11 @@
 """Query parameters of the API: parsed and validated in one place, described for OpenAPI."""
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
+import hashlib
+import json
 import math
 import re
 from typing import Annotated, Literal, Optional, Union
@@ -133,7 +137,9 @@ class SearchParams(FilterParams):
     limit: Optional[int] = Field(None, ge=1, description=(
         "Page size; its default and maximum are server settings (PIGALLERY_PAGE_SIZE, PIGALLERY_MAX_PAGE_SIZE), "
         "and a larger limit is a 400 that says the maximum."))
-    cursor: Optional[str] = Field(None, min_length=1, description="`next_cursor` of the previous page.")
+    cursor: Optional[str] = Field(None, min_length=1, description=(
+        "`next_cursor` of the previous page, sent with the same filters and sort it came with "
+        "(other filters or sort are a 400)."))
 
 
 class FacetParams(FilterParams):
@@ -172,22 +178,49 @@ def parse(model: type[FilterParams], args) -> FilterParams:
     return params
 
 
+def fingerprint(filters: Filters) -> str:
+    """Return a short digest of what `filters` select, the same however the query spelled it.
+
+    Built from the index filters, not the query string, so from=2026-06-01 and
+    from=2026-06-01T00:00:00Z, or devices in another order, give one fingerprint.
+    Every field of Filters counts, so a filter added later is covered without a change here.
+    """
+    # Order and repeats of devices and triggers do not change the result set.
+    canonical = {name: sorted(value) if isinstance(value, tuple) else value
+                 for name, value in dataclasses.asdict(filters).items()}
+    digest = hashlib.blake2b(json.dumps(canonical, sort_keys=True).encode(), digest_size=6).digest()
+    # Only tells filter sets apart: the cursor's signature is what stops forgery.
+    return base64.urlsafe_b64encode(digest).decode()
+
+
 class Cursors:
-    """Encode keyset positions as opaque, signed strings, so an edited cursor is refused."""
+    """Encode keyset positions as opaque, signed strings, so an edited cursor is refused.
+
+    A position only means something under the filters and sort it was made for: with
+    others it would silently skip or repeat captures, so those are refused too.
+    """
 
     def __init__(self, secret: str):
         self.serializer = URLSafeSerializer(secret, salt="pigallery.cursor")
 
-    def dump(self, position: Position, sort: str) -> str:
-        return self.serializer.dumps([position.taken_at, position.pk, sort])
+    def dump(self, position: Position, sort: str, filters: Filters) -> str:
+        return self.serializer.dumps([position.taken_at, position.pk, sort, fingerprint(filters)])
 
-    def load(self, token: str, sort: str) -> Position:
+    def load(self, token: str, sort: str, filters: Filters) -> Position:
         try:
-            taken_at, pk, made_for = self.serializer.loads(token)
+            fields = self.serializer.loads(token)
         except (BadSignature, ValueError, TypeError):
             raise BadParameter("cursor", "cursor is not one this API issued (copy next_cursor unchanged)") from None
+        # Signed by this server but not in today's shape: issued before an upgrade.
+        if not isinstance(fields, list) or len(fields) != 4:
+            raise BadParameter("cursor", "cursor is from an older version of this API; start again without cursor")
+        taken_at, pk, made_for, made_with = fields
         if made_for != sort:
-            raise BadParameter("cursor", f"cursor was issued for sort={made_for}; keep the same sort while paging")
+            raise BadParameter("cursor", f"cursor was issued for sort={made_for}; keep the same sort while paging, "
+                                         "or start again without cursor")
+        if made_with != fingerprint(filters):
+            raise BadParameter("cursor", "the filters changed since this cursor was issued; keep the same filters "
+                                         "and sort while paging, or start again without cursor")
         if not isinstance(taken_at, (int, float)) or not math.isfinite(taken_at) or not PK.match(str(pk)):
             raise BadParameter("cursor", "cursor is malformed")
         return Position(float(taken_at), pk)

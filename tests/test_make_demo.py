@@ -43,6 +43,13 @@ def process_group_members(pgid: int) -> list[str]:
     return members
 
 
+def signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass  # make demo failed and its group is gone already
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -96,11 +103,11 @@ def test_make_demo_serves_the_seeded_gallery_and_stops_cleanly(demo_env):
         redis_pid = int((data_dir / f"redis-{demo_env['PIGALLERY_REDIS_PORT']}" / "redis.pid").read_text())
     finally:
         # Ctrl-C in a terminal signals the whole foreground group: make, the server, the agent.
-        os.killpg(pgid, signal.SIGINT)
+        signal_group(pgid, signal.SIGINT)
         try:
             output = demo.communicate(timeout=30)[0]
         except subprocess.TimeoutExpired:
-            os.killpg(pgid, signal.SIGKILL)
+            signal_group(pgid, signal.SIGKILL)
             output = demo.communicate()[0]
         print(output[-5000:])  # shown by pytest when the test fails
         # Stop Redis the way the README says, without telling make the port the demo used.

@@ -13,7 +13,7 @@ const form = $("filters");
 // Everything the grid shows; `generation` discards replies for filters no longer current.
 // `counted` is how many matches the view accounts for (shown, waiting in the banner, or still
 // to be paged), so live updates can tell captures that arrived with an earlier time.
-const view = { items: [], ids: new Set(), cursor: null, done: false, total: 0, counted: null, late: 0, loading: null, generation: 0, pending: [] };
+const view = { items: [], ids: new Set(), cursor: null, done: false, total: 0, counted: null, late: 0, loading: null, generation: 0, pending: [], params: new URLSearchParams() };
 let state = readState();
 let retryTimer = null;
 
@@ -162,7 +162,9 @@ function showError(err) {
 /** Fetch the next page for filter generation `generation` (one fetch at a time). */
 function loadPage(generation) {
   if (view.loading || view.done || generation !== view.generation) return view.loading || Promise.resolve();
-  const params = apiParams(state);
+  // The filters this generation started with: a quick range's `from` is "now minus 7 days",
+  // and the API refuses a cursor sent with filters other than those it was issued for.
+  const params = new URLSearchParams(view.params);
   params.set("limit", PAGE_SIZE);
   if (view.cursor) params.set("cursor", view.cursor);
   view.loading = api(`/api/captures?${params}`).then((reply) => {
@@ -225,7 +227,8 @@ function pickBucket(start, end) {
 function reload() {
   clearTimeout(retryTimer);
   view.generation += 1;
-  Object.assign(view, { items: [], ids: new Set(), cursor: null, done: false, counted: null, late: 0, loading: null, pending: [] });
+  Object.assign(view, { items: [], ids: new Set(), cursor: null, done: false, counted: null, late: 0, loading: null, pending: [],
+    params: apiParams(state) });
   $("grid").replaceChildren();
   $("new-banner").hidden = true;
   loadFacets(view.generation);

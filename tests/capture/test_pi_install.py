@@ -52,7 +52,7 @@ def test_missing_extra_keeps_help_working(monkeypatch):
     runner = CliRunner()
     helped = runner.invoke(cli.main, ["--help"])
     assert helped.exit_code == 0 and "capture" in helped.output
-    assert "serve    (not installed: needs no_such_package_for_pigallery)" in helped.output
+    assert "serve    Not installed: needs no_such_package_for_pigallery." in helped.output
     result = runner.invoke(cli.main, ["serve", "--port", "5000"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "`pigallery serve` needs a package that is not installed (no_such_package_for_pigallery)" in result.output
