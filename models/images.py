@@ -33,6 +33,9 @@ def _open(data: bytes) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as exc:
         # A recognised header that breaks while being read ("Truncated File Read").
         raise InvalidImage(f"image cannot be read: {exc}") from None
+    except Image.DecompressionBombError as exc:
+        # A header claiming more than twice Pillow's limit (179 MP): refused before any decoding.
+        raise InvalidImage(f"too many pixels to decode safely: {exc}") from None
     if img.format not in ACCEPTED_FORMATS:
         raise InvalidImage(f"unsupported image format {img.format}; expected JPEG, PNG or WebP")
     return img

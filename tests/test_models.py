@@ -8,6 +8,7 @@ import pytest
 
 from models import Capture, InvalidCapture, NotFoundError
 from models.capture import IMAGE_FIELD, THUMBNAIL_FIELD
+from tests.image_helpers import claiming
 
 UTC = dt.timezone.utc
 WHEN = dt.datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
@@ -184,3 +185,10 @@ def test_unbound_models_refuse_instead_of_guessing_localhost():
     code = "from models import Capture\ntry:\n    Capture.find().count()\nexcept RuntimeError as e:\n    print(e)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "not bound" in out
+
+
+@pytest.mark.parametrize("side", [60000, 65535])
+def test_decompression_bomb_rejected_without_decoding(store, jpeg, side):
+    with pytest.raises(InvalidCapture, match="too many pixels to decode safely"):
+        make(store, claiming(jpeg((16, 16)), side, side))
+    assert store.find().count() == 0
