@@ -14,7 +14,7 @@ from ulid import ULID
 from models import Capture, InvalidCapture, events, images
 
 from .cameras import Camera, CameraExhausted, Frame
-from .spool import CorruptEntry, Entry, Spool
+from .spool import NO_ROOM, CorruptEntry, Entry, Spool
 
 log = logging.getLogger("pigallery.capture")
 # Redis down is expected (Wi-Fi drops, server reboots): "try again later". redis-py
@@ -120,7 +120,9 @@ class Drainer(threading.Thread):
             entry = self.spool.read(name)
         except FileNotFoundError:
             # Deleted behind the agent's back (a person clearing the folder): nothing to store.
-            log.warning("spool: %s vanished before it was stored", name)
+            # No longer queued means the spool dropped it to make room, and said so.
+            if name in self.spool:
+                log.warning("spool: %s vanished before it was stored", name)
             self.spool.remove(name)
             return True
         except (CorruptEntry, ValueError) as exc:
@@ -191,31 +193,56 @@ class Saver:
         return Entry(str(ULID()), metadata, frame.image, images.thumbnail(frame.image))
 
     def save(self, frame: Frame, trigger: str) -> str:
-        """Store or spool one frame; return its capture id."""
+        """Store or spool one frame; return its capture id ("" if skipped or lost)."""
         try:
             entry = self.entry(frame, trigger)
         except (images.InvalidImage, OSError) as exc:
             log.error("camera gave an unusable picture, skipped: %s", exc)
             return ""
-        if not len(self.spool):
-            try:
-                log.info(describe(write(entry, self.lifetimes)))
-                return entry.pk
-            except REJECTED as exc:
-                log.error("capture rejected, skipped: %s", exc)
-                return ""
-            except REFUSED as exc:
-                self.drainer.report(exc)
-            except UNAVAILABLE as exc:
-                log.warning("Redis unavailable (%s); spooling", exc)
-                self.drainer.healthy = False
+        queued = len(self.spool) > 0
+        if not queued:
+            stored = self.store(entry)
+            if stored is not None:
+                return stored
         try:
             name = self.spool.put(entry)
         except OSError as exc:
-            log.error("capture %s lost: Redis is away and the spool cannot be written (%s)", entry.pk, exc)
+            if queued:
+                # Behind spooled captures it would wait its turn, but the spool cannot take
+                # it: reaching Redis out of order beats being lost.
+                stored = self.store(entry)
+                if stored is not None:
+                    return stored
+            self.spool.record_lost(entry.pk)
+            if exc.errno in NO_ROOM:
+                why = f"the disk holding the spool {self.spool.folder} is full ({exc.strerror}) " \
+                      "and dropping older captures cannot make room; free space on it"
+            else:
+                why = f"the spool {self.spool.folder} cannot be written ({exc.strerror or exc})"
+            log.error("capture %s LOST: Redis cannot take it and %s", entry.pk, why)
             return ""
         log.info("spooled %s as %s (%d waiting)", entry.pk, name, len(self.spool))
         self.drainer.wake.set()
+        return entry.pk
+
+    def store(self, entry: Entry) -> Optional[str]:
+        """Write straight to Redis: the pk if stored, "" if rejected, None if Redis cannot take it now."""
+        try:
+            log.info(describe(write(entry, self.lifetimes)))
+        except REJECTED as exc:
+            log.error("capture rejected, skipped: %s", exc)
+            return ""
+        except REFUSED as exc:
+            self.drainer.report(exc)
+            return None
+        except UNAVAILABLE as exc:
+            if self.drainer.healthy:  # once per outage: with an unwritable spool this repeats every shot
+                log.warning("Redis unavailable (%s); spooling", exc)
+            self.drainer.healthy = False
+            return None
+        if not self.drainer.healthy and not len(self.spool):
+            log.info("Redis is back")
+            self.drainer.healthy = True
         return entry.pk
 
 

@@ -6,6 +6,7 @@ import io
 import itertools
 import logging
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -106,12 +107,30 @@ class FolderCamera(Camera):
             self.index = 0
         return self.paths[self.index]
 
+    @staticmethod
+    def _read(path: Path) -> bytes:
+        """The file's bytes; OSError if it is not a regular file (any more) or cannot be read."""
+        # O_NONBLOCK: a FIFO put in a picture's place must not hang the agent waiting for a writer.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise OSError("not a regular file")
+            return f.read()
+
     def capture(self) -> Frame:
         from .exif import BrokenExif, read_exif
 
-        path = self._next_path()
-        self.index += 1
-        data = path.read_bytes()
+        # A file that cannot be read (removed, replaced, not ours, a failing card) is passed
+        # over like an unusable picture, rather than stopping the agent.
+        for _ in self.paths:
+            path = self._next_path()
+            self.index += 1
+            try:
+                data = self._read(path)
+                break
+            except OSError as exc:
+                log.warning("folder camera: skipping %s: %s", path, exc)
+        else:
+            raise CameraError(f"folder camera: no readable picture left among the {len(self.paths)} files")
         try:
             # The replayed file stands in for a shot taken now; its exposure data still applies.
             facts = read_exif(data)
@@ -125,7 +144,7 @@ class FolderCamera(Camera):
         for _ in self.paths:
             path = self._next_path()
             try:
-                with Image.open(path) as img:
+                with Image.open(io.BytesIO(self._read(path))) as img:
                     img.draft("L", PREVIEW_SIZE)
                     return img.convert("L").resize(PREVIEW_SIZE)
             except (OSError, ValueError, Image.DecompressionBombError) as exc:

@@ -96,8 +96,13 @@ def redis_state(settings: Settings) -> tuple[bool, str]:
     return True, "reachable, writes allowed"
 
 
+UNWRITABLE_HINT = ("pictures taken while Redis is away are lost; remount the disk read-write (the kernel makes "
+                   "a failing SD card read-only: see dmesg) or give the folder to the agent's user")
+
+
 def print_status(settings: Settings) -> None:
-    """Print Redis's state and the spool depth; exit 3 unless Redis takes captures (a health check)."""
+    """Print Redis's state and the spool's; exit 3 unless Redis takes captures, 4 if the spool
+    cannot be written (a health check)."""
     info = open_spool(settings, owner=False).status()
     ok, state = redis_state(settings)
     click.echo(f"redis: {redact_url(settings.redis_url)} {state}")
@@ -108,8 +113,24 @@ def print_status(settings: Settings) -> None:
             click.echo(f"  {key}: {info[key]}")
     if info["quarantined"]:
         click.echo(f"  {info['quarantined']} unusable entries set aside in {info['folder']}/bad")
+    free = info["free_bytes"]
+    if free is not None and not info["unwritable"] and free < info["max_bytes"] - info["bytes"]:
+        click.echo(f"  only {free / 1e6:.1f} MB free on its disk: the disk fills before the cap, "
+                   "then the oldest waiting pictures are dropped to make room")
+    if info["counters_problem"]:
+        click.echo(f"  dropped/lost pictures unknown: {info['counters_problem']}")
+    else:
+        # Every run's counts, as the agent keeps them in the spool folder.
+        since = f" since {info['since']}" if info.get("since") else ""
+        lasts = [f"last {what} {info[f'last_{what}']}" for what in ("dropped", "lost") if info.get(f"last_{what}")]
+        click.echo(f"  {info['dropped']} dropped to make room, {info['lost']} lost{since}"
+                   + (f" ({', '.join(lasts)})" if lasts else ""))
+    if info["unwritable"]:
+        click.echo(f"spool: {info['folder']} is NOT WRITABLE ({info['unwritable']}): {UNWRITABLE_HINT}")
     if not ok:
         raise SystemExit(3)
+    if info["unwritable"]:
+        raise SystemExit(4)
 
 
 @click.command()
@@ -160,6 +181,10 @@ def capture(settings: Settings, camera, folder, loop, interval, gpio, gpio_activ
     device = agent.check_device(device or settings.device)
     bind(settings)
     spool = open_spool(settings)
+    if spool.unwritable:
+        # Carry on: while Redis is up every picture still gets there; stopping would lose them all.
+        log.error("SPOOL NOT WRITABLE: %s (%s): capturing straight to Redis; %s", spool.folder, spool.unwritable,
+                  UNWRITABLE_HINT)
     try:
         cam = cameras.open_camera(camera or settings.camera, resolution=size, quality=quality,
                                   folder=folder, loop=loop, autofocus=autofocus)
@@ -179,7 +204,10 @@ def capture(settings: Settings, camera, folder, loop, interval, gpio, gpio_activ
             shots = agent.run(cam, fire, saver, count=count)
         except (triggers.TriggerError, cameras.CameraError) as exc:
             raise click.ClickException(str(exc)) from None
-    log.info("done: %d shots, %d still spooled", shots, len(spool))
+    # Dropped and lost pictures are said even when 0, so an owner reading the log knows none were.
+    log.log(logging.WARNING if spool.dropped or spool.lost else logging.INFO,
+            "done: %d shots, %d still spooled, %d dropped to make room, %d lost",
+            shots, len(spool), spool.dropped, spool.lost)
 
 
 @click.command("import")

@@ -4,9 +4,15 @@ Each entry is written to a temporary name, fsynced, renamed into place and the f
 fsynced, so after a power cut an entry is either complete or absent (a leftover temp
 file is removed on open). Names start with a zero-padded sequence number, so sorting
 names gives capture order; a checksum catches an entry the SD card itself corrupted.
+
+When the disk fills up before the MB cap does, the oldest entry makes room, as the cap
+would; dropped and lost pictures are counted in COUNTERS, so `--status` sees them too.
 """
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import errno
 import fcntl
 import hashlib
 import json
@@ -14,6 +20,7 @@ import logging
 import os
 import re
 import struct
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +32,12 @@ MAGIC = b"PGSPOOL1"
 HEADER = struct.Struct(">III")  # lengths of the JSON metadata, the image, the thumbnail
 DIGEST = 32
 NAME = re.compile(r"^(\d{12})-([0-9A-Za-z]+)\.entry$")
+# The disk (or the user's quota) is full: dropping older entries may make room.
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
+# Dropped and lost pictures, for every run: JSON padded to a fixed size and rewritten in
+# place, because it must still be updated when the disk is full (no new block is needed).
+COUNTERS = "counters.json"
+COUNTERS_SIZE = 256
 
 
 class CorruptEntry(ValueError):
@@ -61,6 +74,10 @@ class Entry:
         return cls(meta.pop("pk"), meta, image, body[start + n_meta + n_image:])
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -86,15 +103,43 @@ class Spool:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._owner_fd: Optional[int] = None
+        self._counters_fd: Optional[int] = None
+        self._counters_warned = False
+        # Pictures dropped to make room and pictures lost in this run (the summary);
+        # self.totals holds every run's, as kept in COUNTERS.
+        self.dropped = self.lost = 0
+        self.totals, self.counters_problem = self._read_counters()
+        # Why nothing can be written here (None: it can). The owner still opens an unwritable
+        # spool: the agent then stores straight to Redis rather than stopping while Redis is up.
+        self.unwritable: Optional[str] = None
         if owner:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._take_ownership()
+            self._open_as_owner()
         names = self._names()
         self._seq = int(NAME.match(names[-1]).group(1)) + 1 if names else 0
         self._sizes = {n: (self.folder / n).stat().st_size for n in names}
 
+    def _open_as_owner(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.unwritable = f"it cannot be created: {exc.strerror or exc}"
+            return  # nothing here to lock or clean up
+        self._take_ownership()
+        self.unwritable = self.probe()
+        if self.counters_problem:
+            log.warning("spool: %s; dropped/lost counts start again from 0", self.counters_problem)
+        if self.unwritable is None:
+            self._open_counters()
+
     def _take_ownership(self) -> None:
-        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            # An unwritable folder: lock what is there without writing, still one agent per spool.
+            try:
+                fd = os.open(self.folder / ".lock", os.O_RDONLY)
+            except OSError:
+                fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
         try:
             # Two agents on one spool would interleave sequence numbers and drain twice.
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -104,10 +149,115 @@ class Spool:
         self._owner_fd = fd
         for tmp in self.folder.glob(".*.tmp"):
             log.warning("spool: removing %s, a write cut short (power loss or kill)", tmp.name)
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError as exc:  # a read-only spool: reported by probe() right after
+                log.warning("spool: cannot remove %s: %s", tmp.name, exc.strerror or exc)
+                break
+
+    def probe(self) -> Optional[str]:
+        """Return why no capture can be written to the folder now, or None if one can.
+
+        Creates and removes an empty file: only trying tells a read-only mount, a folder
+        owned by someone else or a full inode table apart from a usable folder.
+        """
+        if not self.folder.is_dir():
+            # A reader never creates the folder (see _names): judge the folder the agent would create it in.
+            parent = next(p for p in self.folder.parents if p.is_dir())
+            if os.access(parent, os.W_OK | os.X_OK):
+                return None
+            why = "Read-only file system" if os.statvfs(parent).f_flag & os.ST_RDONLY else "Permission denied"
+            return f"it does not exist and cannot be created in {parent}: {why}"
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".probe-", suffix=".tmp", dir=self.folder)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return None
+
+    def free_bytes(self) -> Optional[int]:
+        """Bytes this user may still write on the spool's disk, if it can be told."""
+        folder = self.folder if self.folder.is_dir() else next(p for p in self.folder.parents if p.is_dir())
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            return None
+        # root may also use the blocks ext4 reserves for it.
+        return st.f_frsize * (st.f_bfree if os.geteuid() == 0 else st.f_bavail)
+
+    def _read_counters(self) -> tuple[dict, Optional[str]]:
+        """Every run's counts from COUNTERS, and why they are unknown if they are."""
+        zero = {"dropped": 0, "lost": 0}
+        try:
+            data = json.loads((self.folder / COUNTERS).read_bytes())
+            return {**zero, **{k: v for k, v in data.items() if k in ("dropped", "lost") and isinstance(v, int)
+                               or k in ("since", "last_dropped", "last_lost") and isinstance(v, str)}}, None
+        except FileNotFoundError:
+            return zero, None
+        except (OSError, ValueError, AttributeError) as exc:
+            return zero, f"{COUNTERS} is unreadable ({exc})"
+
+    def _counters_record(self) -> bytes:
+        data = json.dumps(self.totals, separators=(",", ":")).encode()
+        return data.ljust(COUNTERS_SIZE - 1) + b"\n"
+
+    def _open_counters(self) -> None:
+        """Open COUNTERS for rewriting in place, creating it (atomically) while there is room."""
+        path = self.folder / COUNTERS
+        self.totals.setdefault("since", _now())
+        try:
+            if self.counters_problem or not path.is_file() or path.stat().st_size != COUNTERS_SIZE:
+                tmp = self.folder / f".{COUNTERS}.tmp"
+                try:
+                    with open(tmp, "wb") as f:
+                        f.write(self._counters_record())
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.replace(tmp, path)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        tmp.unlink(missing_ok=True)
+                    raise
+                self.counters_problem = None
+            self._counters_fd = os.open(path, os.O_RDWR)
+        except OSError as exc:
+            self._counters_failed(exc)
+
+    def _counters_failed(self, exc: OSError) -> None:
+        if not self._counters_warned:
+            self._counters_warned = True
+            log.warning("spool: cannot record dropped/lost counts in %s (%s); this run's summary still has them, "
+                        "`--status` will not", self.folder / COUNTERS, exc.strerror or exc)
+
+    def _count(self, what: str) -> None:
+        """Count one dropped or lost picture, here and in COUNTERS (caller holds the lock)."""
+        setattr(self, what, getattr(self, what) + 1)
+        self.totals[what] = self.totals.get(what, 0) + 1
+        self.totals[f"last_{what}"] = _now()
+        if self._owner_fd is None:
+            return
+        if self._counters_fd is None:
+            self._open_counters()  # the disk may have had no room when the agent started
+            if self._counters_fd is None:
+                return
+        try:
+            os.pwrite(self._counters_fd, self._counters_record(), 0)
+            os.fsync(self._counters_fd)
+        except OSError as exc:
+            self._counters_failed(exc)
+
+    def record_lost(self, pk: str) -> None:
+        """Count a picture that neither Redis nor the spool could take."""
+        with self._lock:
+            self._count("lost")
 
     def close(self) -> None:
         """Release the folder for another agent."""
+        if self._counters_fd is not None:
+            os.close(self._counters_fd)
+            self._counters_fd = None
         if self._owner_fd is not None:
             os.close(self._owner_fd)
             self._owner_fd = None
@@ -138,34 +288,72 @@ class Spool:
             return sum(self._sizes.values())
 
     def put(self, entry: Entry) -> str:
-        """Write `entry` durably after all others; drop the oldest if over the cap."""
+        """Write `entry` durably after all others; drop the oldest if over the cap or out of room.
+
+        Raises OSError if it cannot be written even so: the caller must count it lost.
+        """
         data = entry.encode()
         with self._lock:
             name = f"{self._seq:012d}-{entry.pk}.entry"
             self._seq += 1
-            tmp = self.folder / f".{name}.tmp"
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.folder / name)
-            except OSError:
-                tmp.unlink(missing_ok=True)  # a full card must not keep half an entry
-                raise
-            _fsync_dir(self.folder)
+            while True:
+                try:
+                    self._write(name, data)
+                    break
+                except OSError as exc:
+                    if exc.errno not in NO_ROOM or not self._make_room(len(data), entry.pk, exc):
+                        raise
             self._sizes[name] = len(data)
             self._enforce_cap(keep=name)
         return name
+
+    def _write(self, name: str, data: bytes) -> None:
+        tmp = self.folder / f".{name}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.folder / name)
+        except BaseException:
+            # Half an entry must never be drained, and on a full disk its blocks are needed back.
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.folder)
+
+    def _make_room(self, needed: int, pk: str, exc: OSError) -> bool:
+        """Drop the oldest entry for a capture of `needed` bytes the disk had no room for; False if pointless."""
+        if not self._sizes:
+            return False
+        free = self.free_bytes()
+        if exc.errno == errno.ENOSPC and free is not None and free + sum(self._sizes.values()) < needed:
+            # Something else fills the disk: even an empty spool would not hold it, so keep what is queued.
+            return False
+        return self._drop(min(self._sizes), f"no room on the disk for {pk} ({exc.strerror}); free space on "
+                                            "that disk, or set PIGALLERY_SPOOL_MAX_MB below what it can hold")
+
+    def _drop(self, name: str, why: str) -> bool:
+        """Delete the queued entry `name` to make room, counting it (caller holds the lock)."""
+        try:
+            (self.folder / name).unlink(missing_ok=True)
+        except OSError as exc:
+            log.error("spool: cannot drop %s to make room: %s", name, exc.strerror or exc)
+            return False
+        del self._sizes[name]
+        self._count("dropped")
+        log.warning("spool: dropped oldest capture %s: %s", name.split("-", 1)[1][:-6], why)
+        return True
 
     def _enforce_cap(self, keep: str) -> None:
         total = sum(self._sizes.values())
         for name in sorted(self._sizes):
             if total <= self.max_bytes or name == keep:
                 break
-            total -= self._sizes.pop(name)
-            (self.folder / name).unlink(missing_ok=True)
-            log.warning("spool full (%.1f MB cap): dropped oldest capture %s", self.max_bytes / 1e6, name.split("-", 1)[1][:-6])
+            size = self._sizes[name]
+            if not self._drop(name, f"spool full ({self.max_bytes / 1e6:.1f} MB cap, PIGALLERY_SPOOL_MAX_MB)"):
+                break
+            total -= size
 
     def oldest(self) -> Optional[str]:
         with self._lock:
@@ -179,8 +367,15 @@ class Spool:
         """Forget an entry once Redis has acknowledged it."""
         with self._lock:
             self._sizes.pop(name, None)
-            (self.folder / name).unlink(missing_ok=True)
-        _fsync_dir(self.folder)
+            try:
+                (self.folder / name).unlink(missing_ok=True)
+            except OSError as exc:
+                # Stored all the same; sending it again stores the same capture, not a copy.
+                log.warning("spool: %s is stored but its file cannot be deleted (%s); it is sent again, "
+                            "without duplicating it, when the agent next starts", name, exc.strerror or exc)
+                return
+        with contextlib.suppress(OSError):  # a deletion lost to a power cut only means a harmless resend
+            _fsync_dir(self.folder)
 
     def quarantine(self, name: str, reason: str) -> None:
         """Move an entry that can never be stored to bad/, so the queue moves on."""
@@ -197,12 +392,16 @@ class Spool:
                 log.error("spool: cannot move %s aside (%s); it is retried when the agent restarts", name, exc)
 
     def status(self) -> dict:
-        """Return depth, bytes, cap and the oldest/newest entries' capture times."""
+        """Return depth, bytes, cap, the oldest/newest entries' capture times, whether the
+        folder can be written, free space, and every run's dropped/lost counts."""
         with self._lock:
             names = sorted(self._sizes)
             total = sum(self._sizes.values())
+            totals = dict(self.totals)
         info = {"folder": str(self.folder), "entries": len(names), "bytes": total, "max_bytes": self.max_bytes,
-                "quarantined": len(list(self.bad.glob("*.entry"))) if self.bad.is_dir() else 0}
+                "quarantined": len(list(self.bad.glob("*.entry"))) if self.bad.is_dir() else 0,
+                "unwritable": self.probe(), "free_bytes": self.free_bytes(),
+                "counters_problem": self.counters_problem, **totals}
         for key, name in (("oldest", names[:1]), ("newest", names[-1:])):
             if name:
                 try:
