@@ -6,12 +6,11 @@ file is removed on open). Names start with a zero-padded sequence number, so sor
 names gives capture order; a checksum catches an entry the SD card itself corrupted.
 
 When the disk fills up before the MB cap does, the oldest entry makes room, as the cap
-would; dropped and lost pictures are counted in COUNTERS, so `--status` sees them too.
+would; dropped and lost pictures are counted (spool_counters.py), so `--status` sees them too.
 """
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
 import fcntl
 import hashlib
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from .spool_counters import Counters
+
 log = logging.getLogger(__name__)
 
 MAGIC = b"PGSPOOL1"
@@ -34,10 +35,6 @@ DIGEST = 32
 NAME = re.compile(r"^(\d{12})-([0-9A-Za-z]+)\.entry$")
 # The disk (or the user's quota) is full: dropping older entries may make room.
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
-# Dropped and lost pictures, for every run: JSON padded to a fixed size and rewritten in
-# place, because it must still be updated when the disk is full (no new block is needed).
-COUNTERS = "counters.json"
-COUNTERS_SIZE = 256
 
 
 class CorruptEntry(ValueError):
@@ -74,10 +71,6 @@ class Entry:
         return cls(meta.pop("pk"), meta, image, body[start + n_meta + n_image:])
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -103,12 +96,7 @@ class Spool:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._owner_fd: Optional[int] = None
-        self._counters_fd: Optional[int] = None
-        self._counters_warned = False
-        # Pictures dropped to make room and pictures lost in this run (the summary);
-        # self.totals holds every run's, as kept in COUNTERS.
-        self.dropped = self.lost = 0
-        self.totals, self.counters_problem = self._read_counters()
+        self.counters = Counters(self.folder)
         # Why nothing can be written here (None: it can). The owner still opens an unwritable
         # spool: the agent then stores straight to Redis rather than stopping while Redis is up.
         self.unwritable: Optional[str] = None
@@ -126,10 +114,10 @@ class Spool:
             return  # nothing here to lock or clean up
         self._take_ownership()
         self.unwritable = self.probe()
-        if self.counters_problem:
-            log.warning("spool: %s; dropped/lost counts start again from 0", self.counters_problem)
+        if self.counters.problem:
+            log.warning("spool: %s; dropped/lost counts start again from 0", self.counters.problem)
         if self.unwritable is None:
-            self._open_counters()
+            self.counters.open()
 
     def _take_ownership(self) -> None:
         try:
@@ -187,66 +175,9 @@ class Spool:
         # root may also use the blocks ext4 reserves for it.
         return st.f_frsize * (st.f_bfree if os.geteuid() == 0 else st.f_bavail)
 
-    def _read_counters(self) -> tuple[dict, Optional[str]]:
-        """Every run's counts from COUNTERS, and why they are unknown if they are."""
-        zero = {"dropped": 0, "lost": 0}
-        try:
-            data = json.loads((self.folder / COUNTERS).read_bytes())
-            return {**zero, **{k: v for k, v in data.items() if k in ("dropped", "lost") and isinstance(v, int)
-                               or k in ("since", "last_dropped", "last_lost") and isinstance(v, str)}}, None
-        except FileNotFoundError:
-            return zero, None
-        except (OSError, ValueError, AttributeError) as exc:
-            return zero, f"{COUNTERS} is unreadable ({exc})"
-
-    def _counters_record(self) -> bytes:
-        data = json.dumps(self.totals, separators=(",", ":")).encode()
-        return data.ljust(COUNTERS_SIZE - 1) + b"\n"
-
-    def _open_counters(self) -> None:
-        """Open COUNTERS for rewriting in place, creating it (atomically) while there is room."""
-        path = self.folder / COUNTERS
-        self.totals.setdefault("since", _now())
-        try:
-            if self.counters_problem or not path.is_file() or path.stat().st_size != COUNTERS_SIZE:
-                tmp = self.folder / f".{COUNTERS}.tmp"
-                try:
-                    with open(tmp, "wb") as f:
-                        f.write(self._counters_record())
-                        f.flush()
-                        os.fsync(f.fileno())
-                    os.replace(tmp, path)
-                except BaseException:
-                    with contextlib.suppress(OSError):
-                        tmp.unlink(missing_ok=True)
-                    raise
-                self.counters_problem = None
-            self._counters_fd = os.open(path, os.O_RDWR)
-        except OSError as exc:
-            self._counters_failed(exc)
-
-    def _counters_failed(self, exc: OSError) -> None:
-        if not self._counters_warned:
-            self._counters_warned = True
-            log.warning("spool: cannot record dropped/lost counts in %s (%s); this run's summary still has them, "
-                        "`--status` will not", self.folder / COUNTERS, exc.strerror or exc)
-
     def _count(self, what: str) -> None:
-        """Count one dropped or lost picture, here and in COUNTERS (caller holds the lock)."""
-        setattr(self, what, getattr(self, what) + 1)
-        self.totals[what] = self.totals.get(what, 0) + 1
-        self.totals[f"last_{what}"] = _now()
-        if self._owner_fd is None:
-            return
-        if self._counters_fd is None:
-            self._open_counters()  # the disk may have had no room when the agent started
-            if self._counters_fd is None:
-                return
-        try:
-            os.pwrite(self._counters_fd, self._counters_record(), 0)
-            os.fsync(self._counters_fd)
-        except OSError as exc:
-            self._counters_failed(exc)
+        """Count one dropped or lost picture (caller holds the lock); only the owner records it."""
+        self.counters.count(what, record=self._owner_fd is not None)
 
     def record_lost(self, pk: str) -> None:
         """Count a picture that neither Redis nor the spool could take."""
@@ -255,12 +186,20 @@ class Spool:
 
     def close(self) -> None:
         """Release the folder for another agent."""
-        if self._counters_fd is not None:
-            os.close(self._counters_fd)
-            self._counters_fd = None
+        self.counters.close()
         if self._owner_fd is not None:
             os.close(self._owner_fd)
             self._owner_fd = None
+
+    @property
+    def dropped(self) -> int:
+        """Pictures dropped to make room in this run (the agent's summary)."""
+        return self.counters.run["dropped"]
+
+    @property
+    def lost(self) -> int:
+        """Pictures neither Redis nor the spool could take in this run."""
+        return self.counters.run["lost"]
 
     def __enter__(self) -> "Spool":
         return self
@@ -397,11 +336,11 @@ class Spool:
         with self._lock:
             names = sorted(self._sizes)
             total = sum(self._sizes.values())
-            totals = dict(self.totals)
+            totals = dict(self.counters.totals)
         info = {"folder": str(self.folder), "entries": len(names), "bytes": total, "max_bytes": self.max_bytes,
                 "quarantined": len(list(self.bad.glob("*.entry"))) if self.bad.is_dir() else 0,
                 "unwritable": self.probe(), "free_bytes": self.free_bytes(),
-                "counters_problem": self.counters_problem, **totals}
+                "counters_problem": self.counters.problem, **totals}
         for key, name in (("oldest", names[:1]), ("newest", names[-1:])):
             if name:
                 try:
