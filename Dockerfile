@@ -24,5 +24,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 
 # gthread workers: the live-update stream (/api/events) holds a thread per open
-# gallery, so a sync worker would be tied up by one browser tab.
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "16", "--access-logfile", "-", "search_web:create_app()"]
+# gallery, so a sync worker would be tied up by one browser tab. gunicorn.conf.py lets long
+# URLs through to the app and makes gunicorn's own errors JSON like the app's.
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "16", "--access-logfile", "-", "search_web:create_app()"]

@@ -24,7 +24,16 @@ PK = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 # RediSearch returns numbers as text ("1" for 1.0); integers may come back as "1e+06".
 CONVERTERS = {name: str for name in ("device", "trigger")}
 CONVERTERS.update({name: float for name in ("taken_at", "lux", "analogue_gain", "image_expires_at")})
-CONVERTERS.update({name: lambda v: int(float(v)) for name in ("exposure_us", "colour_temp_k", "width", "height", "image_size")})
+CONVERTERS.update({name: lambda v: _whole(v) for name in ("exposure_us", "colour_temp_k", "width", "height", "image_size")})
+
+
+def _whole(value) -> int | None:
+    """An integer field as indexed; None for inf or NaN, which only a hand-written hash holds
+    (the model refuses them on write; its read side then treats the field as missing)."""
+    number = float(value)
+    return int(number) if math.isfinite(number) else None
+
+
 # A few rows beyond a page tell where its last taken_at group ends, so a page edge
 # inside a small tie group needs no extra query.
 TIE_SLACK = 4

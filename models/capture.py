@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Optional
+import logging
+import math
+from contextvars import ContextVar
+from typing import Any, Mapping, Optional
 
 from pydantic import ValidationError, field_validator
 from redis_om import Field, HashModel, NotFoundError
-from redis_om.model.model import convert_timestamp_to_datetime
 
 from . import db, images
+
+log = logging.getLogger(__name__)
 
 # TAG separator for single-value tags: a control character no device name may
 # contain, so `a|b` or `a,b` is one exact tag (redis-om's default `|` would split it).
@@ -20,10 +24,53 @@ TRIGGERS = ("interval", "gpio", "motion", "manual", "import")
 IMAGE_FIELD = "image"
 THUMBNAIL_FIELD = "thumbnail"
 BINARY_FIELDS = (IMAGE_FIELD, THUMBNAIL_FIELD)
+TIME_FIELDS = ("taken_at", "image_expires_at", "expires_at")
+
+# The read side. store() checks what it writes, but the `capture` Redis user (the password every
+# Pi holds) may HSET any field of any capture hash directly, so what comes back is checked again
+# against this model (Capture.from_stored) before the web serves it. A field fails when:
+# the model's own validators refuse it; it is a time that is not finite or outside years 1-9999
+# (what datetime, and so the API's ISO times, can hold); a number that is NaN or infinite (JSON
+# has no such number) or an integer beyond 64 bits; text longer than MAX_STORED_TEXT characters.
+# Then, per field:
+# - one with a default (lux, exposure_us, camera_make, image_expires_at, mime_type, ...) is
+#   dropped: served as None or its default, since the rest of the capture is still good;
+# - a required one (device, taken_at, trigger, width, height, image_size) makes the capture
+#   unreadable: it is skipped with a log line (404 by id, left out of listings), since the
+#   gallery could not name, place or size it.
+# mime_type is never sent as a Content-Type: the image's own bytes decide (search_web.api.sniff).
+MAX_STORED_TEXT = 256
+MAX_STORED_INT = 2**63
+# Set while validating values read back from Redis. Not pydantic's validation context:
+# redis-om's HashModel.__init__ validates again without it.
+_reading: ContextVar[bool] = ContextVar("reading", default=False)
+# The times a capture may have (what datetime, and so the API's ISO times, can hold), in epoch
+# seconds: from EARLIEST up to, not including, END (10000-01-01T00:00:00Z). Not 9999-12-31
+# 23:59:59.999999 as a bound: that rounds to END itself as a double.
+EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+END = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc).timestamp() + 86400
 
 
 class InvalidCapture(ValueError):
     """A capture cannot be stored; the message names the problem."""
+
+
+class UnreadableCapture(NotFoundError):
+    """A stored capture whose required fields fail the read-side checks: treated as absent."""
+
+
+def stored_time(value: Any) -> Optional[dt.datetime]:
+    """Return epoch seconds (text or number) as an aware UTC datetime; None unless finite and in years 1-9999."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not EARLIEST <= seconds < END:  # NaN compares false: it fails here too
+        return None
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):  # rounded past the edge
+        return None
 
 
 # Bulk loads prepare thousands of captures sharing one image: check each bytes object once.
@@ -114,6 +161,20 @@ class Capture(HashModel, index=True):
         # Naive times are taken as UTC: everything is stored and indexed in UTC.
         return v.replace(tzinfo=dt.timezone.utc) if v.tzinfo is None else v.astimezone(dt.timezone.utc)
 
+    @field_validator("*")
+    @classmethod
+    def _servable_when_read(cls, v: Any) -> Any:
+        """Read back from Redis (from_stored), refuse what the web cannot serve; writes are not affected."""
+        if not _reading.get():
+            return v
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        if isinstance(v, int) and abs(v) >= MAX_STORED_INT:
+            raise ValueError("must fit in 64 bits")
+        if isinstance(v, str) and len(v) > MAX_STORED_TEXT:
+            raise ValueError(f"must be at most {MAX_STORED_TEXT} characters")
+        return v
+
     @property
     def image_available(self) -> bool:
         """Whether the full-size image is still stored (not expired by its own TTL)."""
@@ -142,8 +203,46 @@ class Capture(HashModel, index=True):
         doc = {k: v for k, v in zip(names, values) if v is not None}
         if "taken_at" not in doc:
             raise NotFoundError(pk)
-        doc = convert_timestamp_to_datetime(doc, cls.model_fields)
-        return cls.model_validate({**doc, "pk": pk})
+        return cls.from_stored(pk, doc)
+
+    @classmethod
+    def from_stored(cls, pk: str, fields: Mapping[str, Any]) -> "Capture":
+        """Build capture `pk` from fields read back from Redis, checked as the read side above says.
+
+        `fields` holds a hash's text or an index row's typed values, times in epoch seconds.
+        Fields that fail are dropped; UnreadableCapture (a NotFoundError) if a required one does.
+        """
+        doc, failed = {}, {}
+        for name, value in fields.items():
+            if name not in cls.model_fields or name == "pk" or value is None:
+                continue  # the id is the key's, not whatever the hash's own pk field says
+            if name in TIME_FIELDS:
+                value = stored_time(value)
+                if value is None:
+                    failed[name] = "not a time in years 1-9999"
+                    continue
+            doc[name] = value
+        capture = None
+        while capture is None:
+            reading = _reading.set(True)
+            try:
+                capture = cls.model_validate({**doc, "pk": pk})
+            except ValidationError as exc:
+                # Field names and pydantic's reasons only: a value may be 100 kB of anything.
+                errors = {str(e["loc"][0]) if e["loc"] else "": e["msg"] for e in exc.errors()}
+                for name, reason in errors.items():
+                    failed.setdefault(name, reason)
+                # A required field, or anything dropping fields cannot mend (the id, the model as a whole).
+                if not errors.keys() <= doc.keys() or any(cls.model_fields[name].is_required() for name in errors):
+                    log.warning("capture %s skipped, unreadable: %s", pk, "; ".join(f"{n}: {r}" for n, r in failed.items()))
+                    raise UnreadableCapture(pk) from None
+                for name in errors:
+                    del doc[name]  # validated again without it: None or its default
+            finally:
+                _reading.reset(reading)
+        if failed:
+            log.warning("capture %s served without %s", pk, "; ".join(f"{n} ({m})" for n, m in failed.items()))
+        return capture
 
     @classmethod
     def exists(cls, pk: str) -> bool:
@@ -229,7 +328,8 @@ class Capture(HashModel, index=True):
 
         now = utcnow()
         # The TTL commands store() sends for these lifetimes, and only those.
-        probe = cls(pk="access-check", device="access-check", taken_at=now, trigger="manual", width=1, height=1,
+        # A capture id in shape (the ACL admits only those), one no capture has: ULID time 0.
+        probe = cls(pk="0" * 26, device="access-check", taken_at=now, trigger="manual", width=1, height=1,
                     image_size=0, **expiry_times(ttl, image_ttl, now))
         pipe = db.raw().pipeline(transaction=False)
         pipe.execute_command("MULTI")

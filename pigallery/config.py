@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_PORT = 6399  # not 6379, so a system Redis keeps its port
+SECRET_KEY_FILE = "secret_key"  # in the data dir, when PIGALLERY_SECRET_KEY is not set
 
 
 def _number(name: str, default, kind: type = int):
@@ -34,6 +37,41 @@ def redact_url(url: str) -> str:
     return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
 
 
+def load_secret_key(data_dir: Path) -> str:
+    """Return the key kept in `data_dir`/secret_key, first making a random one (mode 0600) if there is none.
+
+    The web app signs its page cursors with it when PIGALLERY_SECRET_KEY is not set: a
+    constant in the code would let anyone forge cursors. The new key is written under a
+    temporary name and hard-linked into place; link() refuses to replace a file, so when
+    gunicorn's workers start together one key wins for all, and none reads a half-written file.
+    """
+    path = Path(data_dir) / SECRET_KEY_FILE
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # mkstemp makes the file readable by this user only.
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{SECRET_KEY_FILE}.")
+            try:
+                with os.fdopen(fd, "w", encoding="ascii") as out:
+                    out.write(secrets.token_urlsafe(32) + "\n")
+                    out.flush()
+                    os.fsync(out.fileno())
+                try:
+                    os.link(temporary, path)
+                except FileExistsError:
+                    pass  # another worker got there first: its key is the one
+            finally:
+                os.unlink(temporary)
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not a key this program made"
+        raise SystemExit(f"cannot keep the API's cursor key in {path}: {reason}; set PIGALLERY_SECRET_KEY "
+                         "or make the data directory (PIGALLERY_DATA_DIR) writable") from None
+    if not key:
+        raise SystemExit(f"{path} is empty: delete it to have a new cursor key made, or set PIGALLERY_SECRET_KEY")
+    return key
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the defaults a household install wants."""
@@ -54,7 +92,8 @@ class Settings:
     api_token: str | None = None
     page_size: int = 48
     max_page_size: int = 200
-    # Signs API cursors so an edited one is refused; any value shared by all workers.
+    # Signs API cursors so an edited one is refused; any value shared by all workers. Unset,
+    # the web app makes a random one and keeps it in the data dir (load_secret_key).
     secret_key: str | None = None
     # Capture agent: camera backend, shot interval (s), JPEG quality, WIDTHxHEIGHT
     # ("" = the sensor's full size), the offline spool and its cap in MB.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, Response
 from flask_compress import Compress
 
-from pigallery.config import Settings
+from pigallery.config import Settings, load_secret_key
 
 
 class App(Flask):
@@ -48,11 +48,15 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     )
     if test_config:
         app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        # Read (or made) once, here: every worker and restart on this data dir signs alike.
+        app.config["SECRET_KEY"] = load_secret_key(settings.data_dir)
 
-    from . import db, errors
+    from . import db, errors, security
 
     db.init_app(app)
     errors.init_app(app)
+    security.init_app(app)  # the security headers, on every reply
     # One per app: Compress keeps the settings of the app it was last given on itself.
     Compress().init_app(app)
 

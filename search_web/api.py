@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import time
+from typing import Optional
 
 from flask import Blueprint, Response, current_app, request, url_for
 
 from index import facets as facet_index
 from index import query
 from models import Capture, NotFoundError
+from models.capture import UnreadableCapture, stored_time
 from models.events import iso
 
 from .errors import error_response
@@ -20,7 +23,16 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 IMMUTABLE_MAX_AGE = 365 * 86400
 ITEM_FIELDS = ("device", "trigger", "lux", "exposure_us", "analogue_gain", "colour_temp_k", "width", "height",
                "image_size")
-SIGNATURES = {b"\xff\xd8": "image/jpeg", b"\x89PNG": "image/png", b"RIFF": "image/webp"}
+# The formats the model stores (models.images.ACCEPTED_FORMATS), each told by its signature:
+# (offset, bytes) parts that must all match. The type served is decided from these alone.
+SIGNATURES = {
+    "image/jpeg": ((0, b"\xff\xd8\xff"),),
+    "image/png": ((0, b"\x89PNG\r\n\x1a\n"),),
+    "image/webp": ((0, b"RIFF"), (8, b"WEBP")),  # RIFF alone is also WAV or AVI
+}
+OCTET_STREAM = "application/octet-stream"
+
+log = logging.getLogger(__name__)
 
 
 @bp.errorhandler(BadParameter)
@@ -29,23 +41,45 @@ def bad_parameter(exc: BadParameter):
 
 
 def to_items(rows: list[dict]) -> list[dict]:
-    """Shape captures' metadata for the API: links instead of bytes, ISO times."""
+    """Shape captures' metadata for the API: links instead of bytes, ISO times.
+
+    Each row is checked again by the model first (models.capture's read side): a field the
+    capture user broke is null, a capture it made unreadable is left out, with a log line.
+    """
     # URL patterns are built once per call: url_for per item was 2 ms of a 48-item page.
     thumb = url_for("api.thumbnail", pk="~").partition("~")
     image = url_for("api.image", pk="~").partition("~")
     now = time.time()
-    return [{
-        "id": row["id"],
-        "taken_at": iso(row["taken_at"]),
-        **{name: row.get(name) for name in ITEM_FIELDS},
-        "thumbnail_url": f"{thumb[0]}{row['id']}{thumb[2]}",
-        "image_url": None if expired(row, now) else f"{image[0]}{row['id']}{image[2]}",
-    } for row in rows]
+    items = []
+    for row in rows:
+        capture = readable(row)
+        if capture is None:
+            continue
+        items.append({
+            "id": capture.pk,
+            "taken_at": iso(capture.taken_at),
+            **{name: getattr(capture, name) for name in ITEM_FIELDS},
+            "thumbnail_url": f"{thumb[0]}{capture.pk}{thumb[2]}",
+            "image_url": None if expired(capture, now) else f"{image[0]}{capture.pk}{image[2]}",
+        })
+    return items
 
 
-def expired(row: dict, now: float) -> bool:
+def readable(row: dict) -> Optional[Capture]:
+    """Return the listing row as a capture the model checked again, or None to leave it out."""
+    # The id is the key's name, and the capture user may HSET any key under the prefix.
+    if not PK.match(row["id"]):
+        log.warning("key %.80r skipped: not a capture id", row["id"])
+        return None
+    try:
+        return Capture.from_stored(row["id"], row)
+    except UnreadableCapture:
+        return None  # the model logged why
+
+
+def expired(capture: Capture, now: float) -> bool:
     """Whether the full image's own TTL has passed (its thumbnail stays)."""
-    return row.get("image_expires_at") is not None and row["image_expires_at"] <= now
+    return capture.image_expires_at is not None and capture.image_expires_at.timestamp() <= now
 
 
 def to_item(row: dict) -> dict:
@@ -54,7 +88,9 @@ def to_item(row: dict) -> dict:
 
 
 def cursors() -> Cursors:
-    return Cursors(current_app.config.get("SECRET_KEY") or "pigallery-cursor")
+    # create_app always sets a key: the configured one, else the data dir's. Never a constant
+    # in the code, which would let anyone forge a cursor.
+    return Cursors(current_app.config["SECRET_KEY"])
 
 
 class NotFound(LookupError):
@@ -77,8 +113,11 @@ def load(pk: str) -> Capture:
 
 
 def sniff(data: bytes) -> str:
-    """Return the MIME type of image bytes (thumbnails carry no stored type)."""
-    return next((mime for magic, mime in SIGNATURES.items() if data.startswith(magic)), "application/octet-stream")
+    """Return the MIME type of image bytes from their signature; OCTET_STREAM unless JPEG, PNG or WebP."""
+    for mime, parts in SIGNATURES.items():
+        if all(data[at:at + len(magic)] == magic for at, magic in parts):
+            return mime
+    return OCTET_STREAM
 
 
 @bp.get("/captures")
@@ -121,7 +160,14 @@ def send_binary(pk: str, field: str) -> Response:
             if field == "image":
                 return gone(pk)
             raise NotFound(pk)
-        response = Response(data, mimetype=capture.mime_type if field == "image" else sniff(data))
+        # Never the stored mime_type: the capture user may HSET it (text/html would run as a page
+        # of this origin). The bytes' own signature decides, and security.py adds nosniff.
+        mimetype = sniff(data)
+        response = Response(data, mimetype=mimetype)
+        if mimetype == OCTET_STREAM:
+            # Not an image the model stores, so written around it: a file to save, never a page
+            # to render. Served rather than refused, so the bytes can still be looked at.
+            response.headers["Content-Disposition"] = f'attachment; filename="{pk}.{field}"'
     response.set_etag(etag)
     response.cache_control.public = True
     response.cache_control.max_age = IMMUTABLE_MAX_AGE
@@ -172,18 +218,17 @@ def too_many_buckets(exc):
 def get_facets():
     """Return device and trigger counts and a time histogram for the filters."""
     params = parse(FacetParams, request.args)
-    result = facet_index.facets(params.filters(), params.bucket, params.tz or facet_index.UTC)
-    for bar in result["histogram"]:
-        # With a zone, its local offset (+02:00); without, the UTC "Z" form.
-        bar["start"] = bar["start"].isoformat() if params.tz else iso(bar["start"].timestamp())
-    return result
+    # Bar starts come written: with a zone, its local offset (+02:00); without, the UTC "Z" form.
+    # Written there because a start can be in year 0 or 10000 locally, beyond Python's datetime.
+    return facet_index.facets(params.filters(), params.bucket, params.tz)
 
 
 @bp.get("/stats")
 def get_stats():
     """Return totals, per-device counts, oldest/newest, bytes stored and index state."""
     result = facet_index.stats()
-    result["oldest"], result["newest"] = iso(result["oldest"]), iso(result["newest"])
+    # Times the capture user wrote outside years 1-9999 (or infinite) are null, not a 500.
+    result["oldest"], result["newest"] = iso(stored_time(result["oldest"])), iso(stored_time(result["newest"]))
     return result
 
 

@@ -8,6 +8,11 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from index.query import IndexMissing, SearchRefused
 
+# The longest URL (path and query string, as sent) the app answers; a longer one is a JSON 414.
+# gunicorn.conf.py lets request lines of up to 8,190 bytes through to the app, so that this
+# reply, not gunicorn's own (at 4,094 bytes by default), is what a client gets.
+MAX_URL_LENGTH = 8000
+
 
 def error_response(status: int, message: str | None = None, **details):
     """Return a JSON error body {"error": ..., "message": ..., ...} with `status`."""
@@ -24,8 +29,27 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
+def url_length(environ: dict) -> int:
+    """Return the length of the request target as the client sent it."""
+    # gunicorn sets RAW_URI, werkzeug both: the path still percent-encoded, as it was counted on the wire.
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw is not None:
+        return len(raw)
+    query = environ.get("QUERY_STRING", "")
+    return len(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) + (len(query) + 1 if query else 0)
+
+
 def init_app(app) -> None:
     """Register the app-wide error replies: JSON under /api, 503 while Redis is away."""
+    @app.before_request
+    def refuse_long_urls():
+        # Before routing or parameters: JSON on every path, as gunicorn's own 414 is (gunicorn.conf.py).
+        length = url_length(request.environ)
+        if length > MAX_URL_LENGTH:
+            return error_response(414, f"the URL is {length} bytes long; this server takes at most "
+                                       f"{MAX_URL_LENGTH} (path and query string)", limit=MAX_URL_LENGTH)
+        return None
+
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
     def redis_unavailable(exc):

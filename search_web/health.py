@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import redis
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from index import schema
 
@@ -15,7 +15,11 @@ def healthz():
     try:
         state = schema.info()
     except redis.RedisError as exc:
-        return {"status": "unavailable", "redis": False, "index": None, "message": str(exc)}, 503
+        # Anyone may ask /healthz: the error's host, port and user are for the operator's log only.
+        current_app.logger.warning("/healthz: Redis did not answer: %s: %s", type(exc).__name__, exc)
+        unreachable = isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
+        message = "Redis is not reachable" if unreachable else "Redis refused the health check"
+        return {"status": "unavailable", "redis": False, "index": None, "message": message}, 503
     if not state:
         return {"status": "unavailable", "redis": True, "index": None,
                 "message": "no search index: run `pigallery index create`"}, 503

@@ -5,6 +5,9 @@ from functools import lru_cache
 
 from pydantic import BaseModel
 
+from models.capture import TRIGGERS
+
+from .errors import MAX_URL_LENGTH
 from .params import FacetParams, SearchParams
 
 NUMBER_OR_NULL = {"type": ["number", "null"]}
@@ -37,58 +40,104 @@ def _error(description: str) -> dict:
     return _json(description, "Error")
 
 
+ULID = "^[0-9A-HJKMNP-TV-Z]{26}$"
 ID = {"name": "pk", "in": "path", "required": True, "description": "Capture id (a ULID).",
-      "schema": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"}}
+      "schema": {"type": "string", "pattern": ULID}}
 UNAVAILABLE = _error("Redis is unreachable or the index does not exist.")
+# search_web.errors answers it before any route, so every operation has it.
+TOO_LONG = _error(f"The URL (path and query string) is longer than {MAX_URL_LENGTH:,} bytes; `limit` says the "
+                  "maximum.")
+# A capture as the search listing returns it: its fields, then follow-ups on it (stateful clients and tests).
+ITEM_LINKS = {name: {"operationId": operation, "parameters": {"pk": "$response.body#/id"}}
+              for name, operation in (("GetThumbnail", "getThumbnail"), ("GetImage", "getImage"),
+                                      ("DeleteCapture", "deleteCapture"))}
 
 SCHEMAS = {
-    "Error": {"type": "object", "required": ["error"], "properties": {
-        "error": {"type": "string"}, "message": {"type": "string"},
-        "parameter": {"type": "string", "description": "The query parameter at fault (400 only)."}}},
-    "Item": {"type": "object", "required": ["id", "taken_at", "device", "trigger", "thumbnail_url", "image_url"],
+    "Error": {"type": "object", "required": ["error", "message"], "properties": {
+        "error": {"type": "string", "description": "The status's name, such as Bad Request."},
+        "message": {"type": "string", "description": "What is wrong, in words."},
+        "parameter": {"type": "string", "description": "The query parameter at fault (400 only)."},
+        "id": {"type": "string", "description": "The capture id asked for (404 for a capture only)."},
+        "thumbnail_url": {"type": "string", "description": "Where the thumbnail still is (410 only)."},
+        "limit": {"type": "integer", "description": "The longest URL taken, in bytes (414 only)."}}},
+    "Item": {"type": "object",
+             "required": ["id", "taken_at", "device", "trigger", "lux", "exposure_us", "analogue_gain",
+                          "colour_temp_k", "width", "height", "image_size", "thumbnail_url", "image_url"],
              "properties": {
-                 "id": {"type": "string"}, "taken_at": {"type": "string", "format": "date-time"},
-                 "device": {"type": "string"}, "trigger": {"type": "string"},
+                 "id": {"type": "string", "pattern": ULID}, "taken_at": {"type": "string", "format": "date-time"},
+                 "device": {"type": "string"}, "trigger": {"type": "string", "enum": list(TRIGGERS)},
                  "lux": NUMBER_OR_NULL, "exposure_us": INTEGER_OR_NULL, "analogue_gain": NUMBER_OR_NULL,
                  "colour_temp_k": INTEGER_OR_NULL, "width": {"type": "integer"}, "height": {"type": "integer"},
                  "image_size": {"type": "integer"}, "thumbnail_url": {"type": "string"},
                  "image_url": {"type": ["string", "null"], "description": "null once the full image has expired"}}},
+    # What /api/events sends for a new capture: models.events.message as published, not an Item.
+    "Announcement": {"type": "object",
+                     "required": ["id", "device", "taken_at", "trigger", "width", "height", "image_size"],
+                     "properties": {
+                         "id": {"type": "string", "pattern": ULID},
+                         "device": {"type": "string"}, "taken_at": {"type": "string", "format": "date-time"},
+                         "trigger": {"type": "string", "enum": list(TRIGGERS)},
+                         "width": {"type": "integer"}, "height": {"type": "integer"},
+                         "image_size": {"type": "integer"}}},
     "Page": {"type": "object", "required": ["items", "total", "next_cursor"], "properties": {
-        "items": {"type": "array", "items": _ref("Item")}, "total": {"type": "integer"},
+        "items": {"type": "array", "items": _ref("Item")}, "total": {"type": "integer", "minimum": 0},
         "next_cursor": {"type": ["string", "null"],
                         "description": "Pass as `cursor`, with the same filters and sort, for the next page; "
                                        "null at the end."}}},
-    "Count": {"type": "object", "properties": {"device": {"type": "string"}, "trigger": {"type": "string"},
-                                               "count": {"type": "integer"}}},
+    "Count": {"type": "object", "required": ["count"], "minProperties": 2,
+              "properties": {"device": {"type": "string"}, "trigger": {"type": "string"},
+                             "count": {"type": "integer", "minimum": 1}}},
     "Facets": {"type": "object", "properties": {
         "total": {"type": "integer"},
         "devices": {"type": "array", "items": _ref("Count")}, "triggers": {"type": "array", "items": _ref("Count")},
-        "bucket": {"type": "string", "enum": ["hour", "day", "week"]},
+        "bucket": {"type": "string", "enum": ["hour", "day", "week", "month", "year"]},
         "histogram": {"type": "array", "items": {"type": "object", "properties": {
-            "start": {"type": "string", "format": "date-time",
-                      "description": "Bucket start: local midnight (Monday for weeks) or hour in `tz`, with its "
-                                     "offset (2026-03-29T00:00:00+01:00); UTC with Z when no `tz` is given."},
+            "start": {"type": "string",
+                      "description": "Bucket start: local midnight (Monday for weeks, the 1st for months, 1 January "
+                                     "for years) or hour in `tz`, with its offset (2026-03-29T00:00:00+01:00); UTC "
+                                     "with Z when no `tz` is given. A midnight that clocks skip starts at the jump. "
+                                     "ISO 8601, and RFC 3339 date-time except at the calendar's ends: a local start "
+                                     "in year 0 or 10000 is written 0000-12-31T00:00:00-07:52:58 or "
+                                     "+010000-01-01T00:00:00+14:00, and a local mean time before a zone adopted "
+                                     "standard time keeps its offset's seconds."},
             "count": {"type": "integer"}}}}}},
-    "Stats": {"type": "object", "properties": {
-        "total": {"type": "integer"}, "devices": {"type": "array", "items": _ref("Count")},
-        "oldest": {"type": ["string", "null"], "format": "date-time"},
-        "newest": {"type": ["string", "null"], "format": "date-time"},
-        "image_bytes": {"type": "integer"}, "thumbnail_bytes": {"type": "integer"}, "index": {"type": "object"}}},
-    "Health": {"type": "object", "properties": {
+    "Stats": {"type": "object",
+              "required": ["total", "devices", "oldest", "newest", "image_bytes", "thumbnail_bytes", "index"],
+              "properties": {
+                  "total": {"type": "integer", "minimum": 0}, "devices": {"type": "array", "items": _ref("Count")},
+                  "oldest": {"type": ["string", "null"], "format": "date-time"},
+                  "newest": {"type": ["string", "null"], "format": "date-time"},
+                  "image_bytes": {"type": "integer"}, "thumbnail_bytes": {"type": "integer"},
+                  "index": _ref("Index")}},
+    "Index": {"type": "object", "description": "The search index's state (index.schema.info).",
+              "required": ["name", "num_docs", "indexing", "percent_indexed", "hash_indexing_failures", "up_to_date"],
+              "properties": {
+                  "name": {"type": "string"}, "num_docs": {"type": "integer"}, "indexing": {"type": "boolean"},
+                  "percent_indexed": {"type": "number"}, "hash_indexing_failures": {"type": "integer"},
+                  "up_to_date": {"type": "boolean", "description": "Built from this version's schema."}}},
+    "Health": {"type": "object", "required": ["status", "redis", "index"], "properties": {
         "status": {"type": "string", "enum": ["ok", "indexing", "unavailable"]},
-        "redis": {"type": "boolean"}, "index": {"type": ["object", "null"]}}},
+        "redis": {"type": "boolean"}, "index": {"oneOf": [_ref("Index"), {"type": "null"}]},
+        "message": {"type": "string", "description": "Why it is not ready (503 only); never Redis's address."}}},
 }
 
 
-def _binary(what: str) -> dict:
+def _binary(what: str, operation_id: str) -> dict:
+    # Sent on 200 and 304 alike: the validator and the year-long cache lifetime.
+    headers = {"ETag": {"required": True, "schema": {"type": "string"}},
+               "Cache-Control": {"required": True, "schema": {"type": "string"}}}
+    # The type is the bytes' own (search_web.api.sniff); anything else is a download.
+    bytes_ = {"schema": {"type": "string", "format": "binary"}}
     return {
+        "operationId": operation_id,
         "summary": f"The {what} bytes (immutable: strong ETag, 304 on If-None-Match)",
         "parameters": [ID, {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}],
         "responses": {
-            "200": {"description": f"The {what}.", "headers": {
-                "ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}},
-                "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
-            "304": {"description": "Not modified."},
+            "200": {"description": f"The {what}: JPEG, PNG or WebP as its bytes are; other bytes as a download.",
+                    "headers": headers,
+                    "content": {mime: bytes_ for mime in ("image/jpeg", "image/png", "image/webp",
+                                                          "application/octet-stream")}},
+            "304": {"description": "Not modified.", "headers": headers},
             "404": _error("No such capture."),
             **({"410": _error("The full image expired; the thumbnail remains.")} if what == "full image" else {}),
             "503": UNAVAILABLE,
@@ -100,44 +149,79 @@ def _binary(what: str) -> dict:
 def spec() -> dict:
     """Return the OpenAPI document."""
     bad = _error("A parameter is wrong; `parameter` names it.")
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": "pigallery API", "version": "1",
                  "description": "Search Raspberry Pi camera captures stored in Redis Stack."},
         "paths": {
             "/api/captures": {"get": {
+                "operationId": "listCaptures",
                 "summary": "Search captures, newest first; page with next_cursor (keyset, any depth)",
                 "parameters": query_parameters(SearchParams),
-                "responses": {"200": _json("A page of captures.", "Page"), "400": bad, "503": UNAVAILABLE}}},
+                "responses": {"200": {**_json("A page of captures.", "Page"), "links": {
+                    **{name: {**link, "parameters": {"pk": "$response.body#/items/0/id"}}
+                       for name, link in {"GetCapture": {"operationId": "getCapture"}, **ITEM_LINKS}.items()},
+                    # The same filters and sort, as a cursor requires.
+                    "NextPage": {"operationId": "listCaptures", "parameters": {
+                        "cursor": "$response.body#/next_cursor",
+                        **{p["name"]: f"$request.query.{p['name']}"
+                           for p in query_parameters(SearchParams) if p["name"] != "cursor"}}}}},
+                    "400": bad, "503": UNAVAILABLE}}},
             "/api/captures/{pk}": {
-                "get": {"summary": "One capture's metadata", "parameters": [ID],
-                        "responses": {"200": _json("The capture.", "Item"), "404": _error("No such capture."),
-                                      "503": UNAVAILABLE}},
-                "delete": {"summary": "Delete a capture and its images", "parameters": [ID],
-                           "security": [{"bearer": []}],
-                           "responses": {"204": {"description": "Deleted."},
-                                         "401": _error("Missing or wrong token."),
+                "get": {"operationId": "getCapture", "summary": "One capture's metadata", "parameters": [ID],
+                        "responses": {"200": {**_json("The capture.", "Item"), "links": ITEM_LINKS},
+                                      "404": _error("No such capture."), "503": UNAVAILABLE}},
+                "delete": {"operationId": "deleteCapture", "summary": "Delete a capture and its images",
+                           "parameters": [ID], "security": [{"bearer": []}],
+                           "responses": {"204": {"description": "Deleted.", "links": {
+                                             # Gone for good: its metadata is a 404 from now on.
+                                             "GetDeleted": {"operationId": "getCapture",
+                                                            "parameters": {"pk": "$request.path.pk"}}}},
+                                         "401": {**_error("Missing or wrong token."), "headers": {
+                                             "WWW-Authenticate": {"required": True, "schema": {"const": "Bearer"}}}},
                                          "403": _error("Deletion is disabled: no token is configured."),
                                          "404": _error("No such capture."), "503": UNAVAILABLE}}},
-            "/api/captures/{pk}/image": {"get": _binary("full image")},
-            "/api/captures/{pk}/thumbnail": {"get": _binary("thumbnail")},
+            "/api/captures/{pk}/image": {"get": _binary("full image", "getImage")},
+            "/api/captures/{pk}/thumbnail": {"get": _binary("thumbnail", "getThumbnail")},
             "/api/facets": {"get": {
+                "operationId": "getFacets",
                 "summary": "Device and trigger counts and a taken_at histogram for the filters",
                 "parameters": query_parameters(FacetParams),
                 "responses": {"200": _json("Facets.", "Facets"), "400": bad, "503": UNAVAILABLE}}},
-            "/api/stats": {"get": {"summary": "Totals, devices, oldest/newest, bytes stored, index state",
+            "/api/stats": {"get": {"operationId": "getStats",
+                                   "summary": "Totals, devices, oldest/newest, bytes stored, index state",
                                    "responses": {"200": _json("Statistics.", "Stats"), "503": UNAVAILABLE}}},
             "/api/events": {"get": {
-                "summary": "Server-Sent Events: `event: capture` with an Item as data for each new capture",
-                "responses": {"200": {"description": "An event stream; `: keepalive` comments while quiet.",
-                                      "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                              "503": UNAVAILABLE}}},
-            "/api/openapi.json": {"get": {"summary": "This document",
-                                          "responses": {"200": {"description": "OpenAPI 3.1 JSON."}}}},
-            "/healthz": {"get": {"summary": "Redis reachable and index ready",
+                "operationId": "streamEvents",
+                "summary": "Server-Sent Events: an `event: capture` for each new capture, its data the announcement "
+                           "as published (not an Item: ask /api/captures whether it matches your filters)",
+                "responses": {"200": {
+                    "description": "An event stream: `retry: 3000` first, then one event per new capture, "
+                                   "`: keepalive` comments while quiet; it ends after a while (5 minutes) and the "
+                                   "browser reconnects.",
+                    "headers": {"Cache-Control": {"required": True, "schema": {"const": "no-cache"}}},
+                    # Per event, as Open API 3.2 has it (itemSchema) and readers of 3.1 streams take it.
+                    "content": {"text/event-stream": {"schema": {
+                        "type": "object", "required": ["event", "id", "data"], "properties": {
+                            "event": {"const": "capture"},
+                            "id": {"type": "string", "pattern": ULID, "description": "The capture's id."},
+                            "data": {"type": "string", "contentMediaType": "application/json",
+                                     "contentSchema": _ref("Announcement")},
+                            "retry": {"type": "integer"}}}}}},
+                    "503": UNAVAILABLE}}},
+            "/api/openapi.json": {"get": {"operationId": "getOpenapi", "summary": "This document",
+                                          "responses": {"200": {
+                                              "description": "OpenAPI 3.1 JSON.",
+                                              "content": {"application/json": {"schema": {
+                                                  "type": "object", "required": ["openapi", "info", "paths"]}}}}}}},
+            "/healthz": {"get": {"operationId": "getHealth", "summary": "Redis reachable and index ready",
                                  "responses": {"200": _json("Ready.", "Health"),
                                                "503": _json("Not ready; says why.", "Health")}}},
         },
         "components": {"schemas": SCHEMAS,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"]["414"] = TOO_LONG
+    return document

@@ -21,6 +21,12 @@ UTC = dt.timezone.utc
 # "+02:00" arrives as " 02:00" when a client forgets to percent-encode the plus sign.
 OUT_OF_RANGE = "{value!r} is out of range: times must fall within the years 0001 to 9999 in UTC"
 UNENCODED_PLUS = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+# ISO 8601 ordinal dates (2026-335, 2026335), which date.fromisoformat does not read.
+ORDINAL_DATE = re.compile(r"(\d{4})-?(\d{3})", re.ASCII)
+# A week without its day (2026-W49): date.fromisoformat reads it as that Monday, which as
+# `to` would silently drop the other six days, so it is refused instead.
+WEEK_ONLY = re.compile(r"\d{4}(-?)W\d{2}", re.ASCII)
+EPOCH_DAY = dt.date(1970, 1, 1)
 
 
 class BadParameter(ValueError):
@@ -31,13 +37,41 @@ class BadParameter(ValueError):
         self.parameter = parameter
 
 
+def parse_date(text: str) -> Optional[dt.date]:
+    """Return the day an ISO 8601 date-only string names, or None when `text` is not date-only.
+
+    Every form date.fromisoformat reads (2026-12-01, 20261201, 2026-W49-2, 2026W492) and the
+    ordinal ones (2026-335, 2026335) name a whole day; anything with a time is not date-only.
+    """
+    week = WEEK_ONLY.fullmatch(text)
+    if week:
+        day = f"{text}{week.group(1)}"
+        raise ValueError(f"{text!r} names a week, not a day: give a day such as {day}1 (its Monday) "
+                         f"or {day}7 (its Sunday)")
+    ordinal = ORDINAL_DATE.fullmatch(text)
+    if ordinal:
+        year, number = int(ordinal.group(1)), int(ordinal.group(2))
+        if year < 1:
+            raise ValueError(OUT_OF_RANGE.format(value=text))
+        last = dt.date(year, 12, 31).timetuple().tm_yday
+        if not 1 <= number <= last:
+            raise ValueError(f"{text!r} is not a day of {year}: its days are {year}-001 to {year}-{last:03d}")
+        return dt.date(year, 1, 1) + dt.timedelta(days=number - 1)
+    try:
+        # Date-only forms alone: date.fromisoformat refuses anything with a time.
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def parse_instant(value) -> Union[dt.date, dt.datetime]:
     """Parse an ISO 8601 date (a whole UTC day) or date-time (UTC unless an offset is given)."""
     if isinstance(value, (dt.date, dt.datetime)):
         return value
     text = UNENCODED_PLUS.sub(r"\1+\2", str(value).strip())
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return dt.date.fromisoformat(text)
+    day = parse_date(text)
+    if day is not None:
+        return day
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -56,7 +90,9 @@ def parse_zone(value) -> dt.tzinfo:
     try:
         return ZoneInfo(str(value))
     # ValueError: a name zoneinfo refuses outright, such as an absolute path or "../x".
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: one it looks up as a file and cannot open: a directory of the zone database
+    # (Europe) or a name longer than a file name may be.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"unknown time zone {value!r}; expected an IANA name such as Europe/Berlin or UTC") from None
 
 
@@ -68,7 +104,8 @@ def parse_device(value) -> str:
 Instant = Annotated[
     Union[dt.datetime, dt.date],
     PlainValidator(parse_instant),
-    WithJsonSchema({"type": "string", "description": "ISO 8601 date (a whole UTC day) or date-time (UTC unless an offset is given)",
+    WithJsonSchema({"type": "string", "description": "ISO 8601 date, a whole UTC day (2026-06-01, 20260601, 2026-W23-1, "
+                                                     "2026-152), or date-time (UTC unless an offset is given)",
                     "examples": ["2026-06-01", "2026-06-01T12:00:00Z", "2026-06-01T14:00:00+02:00"]}),
 ]
 Zone = Annotated[
@@ -87,11 +124,10 @@ def _epoch(name: str, when: Union[dt.date, dt.datetime, None], end: bool) -> Opt
     if isinstance(when, dt.datetime):
         # An explicit `to` instant is inclusive; the next double makes it an exclusive bound.
         return math.nextafter(when.timestamp(), math.inf) if end else when.timestamp()
-    day = dt.datetime.combine(when, dt.time(), UTC)
-    try:
-        return (day + dt.timedelta(days=1) if end else day).timestamp()
-    except OverflowError:  # to=9999-12-31 would end in year 10000
-        raise BadParameter(name, f"{name}: {OUT_OF_RANGE.format(value=when.isoformat())}") from None
+    # Counted in whole days, not through a datetime: to=9999-12-31 ends at the first instant
+    # of year 10000, which no datetime can hold but an epoch bound can.
+    start = (when - EPOCH_DAY).days * 86400
+    return float(start + 86400 if end else start)
 
 
 class FilterParams(BaseModel):
@@ -148,11 +184,15 @@ class FacetParams(FilterParams):
     # Accepted so one query string serves both endpoints; counts have no order.
     sort: Literal["newest", "oldest"] = Field("newest", description="Accepted and ignored, as in /api/captures.")
 
-    bucket: Optional[Literal["hour", "day", "week"]] = Field(
-        None, description="Histogram bucket; chosen from the time range when absent.")
+    bucket: Optional[Literal["hour", "day", "week", "month", "year"]] = Field(
+        None, description="Histogram bucket. When absent it is chosen from the range viewed (`from` and `to`, "
+                          "else the matching captures' own span) for at most about 200 bars, and is never refused. "
+                          "One that could need more than 10000 bars over the matching captures is a 400 naming "
+                          "the bucket to use.")
     tz: Optional[Zone] = Field(
-        None, description="IANA time zone the histogram's hours, days and weeks (from Monday) start in, "
-                          "across DST changes; UTC when absent. Bucket starts carry that zone's offset.")
+        None, description="IANA time zone the histogram's hours, days, weeks (from Monday), months (the 1st) and "
+                          "years (1 January) start in, across DST changes; UTC when absent. Bucket starts carry "
+                          "that zone's offset.")
 
 
 def parse(model: type[FilterParams], args) -> FilterParams:
@@ -221,6 +261,8 @@ class Cursors:
         if made_with != fingerprint(filters):
             raise BadParameter("cursor", "the filters changed since this cursor was issued; keep the same filters "
                                          "and sort while paging, or start again without cursor")
-        if not isinstance(taken_at, (int, float)) or not math.isfinite(taken_at) or not PK.match(str(pk)):
+        # An infinite taken_at is a position too: a hand-written hash can sit there, and paging
+        # must get past it (the model leaves that capture out of the items). NaN orders nothing.
+        if not isinstance(taken_at, (int, float)) or math.isnan(taken_at) or not PK.match(str(pk)):
             raise BadParameter("cursor", "cursor is malformed")
         return Position(float(taken_at), pk)

@@ -66,6 +66,8 @@ export function el(tag, props = {}, ...children) {
   for (const [key, value] of Object.entries(props)) {
     if (value === null || value === undefined || value === false) continue;
     if (key === "className" || key === "textContent" || key === "type") node[key] = value;
+    // Through the CSSOM: a style attribute is inline style, which the page's CSP refuses.
+    else if (key === "style") node.style.cssText = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : String(value));
   }

@@ -196,22 +196,24 @@ function nearBottom() {
   return $("sentinel").getBoundingClientRect().top < window.innerHeight + parseInt(NEAR_BOTTOM, 10);
 }
 
-async function loadFacets(generation) {
-  try {
-    // Chips count each device under the other filters, so unselected devices keep their counts;
-    // with no device selected those are the timeline's own filters, and one request serves both.
-    const timelineReply = api(`/api/facets?${timelineParams(state)}`);
-    const [chips, timeline] = await Promise.all([
-      state.device.length ? api(`/api/facets?${apiParams(state, { without: "device" })}`) : timelineReply,
-      timelineReply,
-    ]);
+function loadFacets(generation) {
+  // Chips count each device under the other filters, so unselected devices keep their counts;
+  // with no device selected those are the timeline's own filters, and one request serves both.
+  const timelineReply = api(`/api/facets?${timelineParams(state)}`);
+  const chipsReply = state.device.length ? api(`/api/facets?${apiParams(state, { without: "device" })}`) : timelineReply;
+  const timelineParts = { bars: $("timeline"), start: $("timeline-start"), end: $("timeline-end"), bucket: $("timeline-bucket") };
+  // Each is drawn as soon as its own reply comes: the chips never wait on, or fail with, the timeline.
+  chipsReply.then((chips) => {
+    if (generation === view.generation) renderDevices($("devices"), deviceCounts(chips), state.device, toggleDevice);
+  }).catch(() => {}); // the grid reports the error; the chips just stay as they were
+  return timelineReply.then((timeline) => {
+    if (generation === view.generation) renderTimeline(timelineParts, histogram(timeline), pickBucket);
+  }).catch((err) => {
     if (generation !== view.generation) return;
-    renderDevices($("devices"), deviceCounts(chips), state.device, toggleDevice);
-    renderTimeline({ bars: $("timeline"), start: $("timeline-start"), end: $("timeline-end"), bucket: $("timeline-bucket") },
-      histogram(timeline), pickBucket);
-  } catch (err) {
-    // The grid reports the error; the facets just stay as they were.
-  }
+    // Bars of earlier filters would pass for these ones': clear them and say why.
+    renderTimeline(timelineParts, { bucket: "", bars: [] }, pickBucket);
+    timelineParts.bucket.textContent = `no timeline: ${err.message}`;
+  });
 }
 
 function toggleDevice(name) {
@@ -219,9 +221,22 @@ function toggleDevice(name) {
   apply({ ...state, device });
 }
 
+// Captures are taken from 0001-01-01 to 9999-12-31 UTC; a bar in the viewer's zone may reach past either.
+const FIRST_INSTANT = Date.parse("0001-01-01T00:00:00Z");
+const LAST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
+
+/** A bar's edge for the URL: with the viewer's offset, or in UTC where that form would not be ISO 8601. */
+function barEdge(date) {
+  const when = new Date(Math.min(Math.max(date.getTime(), FIRST_INSTANT), LAST_INSTANT));
+  // isoWithOffset writes neither years before 1000 with four digits nor a local mean time's
+  // offset, which has seconds (New York's -04:56:02 until 1883).
+  const plain = when.getFullYear() >= 1000 && when.getFullYear() <= 9999 && Number.isInteger(when.getTimezoneOffset());
+  return plain ? isoWithOffset(when) : when.toISOString();
+}
+
 function pickBucket(start, end) {
   // `to` is inclusive in the API, so stop just before the next bucket starts.
-  apply({ ...state, range: "", from: isoWithOffset(start), to: isoWithOffset(new Date(end.getTime() - 1)) });
+  apply({ ...state, range: "", from: barEdge(start), to: barEdge(new Date(end.getTime() - 1)) });
 }
 
 function reload() {

@@ -58,3 +58,25 @@ def test_every_reference_resolves(client):
                                           ("/api/captures/{pk}/image", "410")])
 def test_documented_statuses(client, path, status):
     assert status in client.get("/api/openapi.json").json["paths"][path]["get"]["responses"]
+
+
+def test_operation_ids_are_unique_and_links_name_real_operations_and_parameters(client):
+    """The links schemathesis's workflow follows (tests/api/test_schemathesis.py) point somewhere real."""
+    doc = client.get("/api/openapi.json").json
+    operations = {op["operationId"]: op for ops in doc["paths"].values() for op in ops.values()}
+    assert len(operations) == sum(len(ops) for ops in doc["paths"].values())
+    links = [link for op in operations.values() for reply in op["responses"].values()
+             for link in reply.get("links", {}).values()]
+    assert links
+    for link in links:
+        target = operations[link["operationId"]]
+        assert set(link["parameters"]) <= {p["name"] for p in target.get("parameters", [])}, link
+
+
+def test_every_operation_documents_the_414_and_its_limit(client):
+    from search_web.errors import MAX_URL_LENGTH
+
+    doc = client.get("/api/openapi.json").json
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert f"{MAX_URL_LENGTH:,}" in op["responses"]["414"]["description"], (method, path)

@@ -20,12 +20,12 @@ def test_first_screen_is_a_small_fraction_of_the_full_images(browser, live, arti
     open_gallery(page)
     first = live.api("/api/captures", [("limit", FIRST_PAGE)])["items"]
     assert tile_ids(page)[:FIRST_PAGE] == [item["id"] for item in first]
-    page.wait_for_function("[...document.querySelectorAll('#grid img')].slice(0, 8).every(i => i.complete && i.naturalWidth)")
+    page.wait_for_function("() => [...document.querySelectorAll('#grid img')].slice(0, 8).every(i => i.complete && i.naturalWidth)")
     page.screenshot(path=str(artifacts / "gallery.png"))
 
     # Bring every tile of the first page into view so all 48 thumbnails load.
     page.locator("#grid li").nth(FIRST_PAGE - 1).scroll_into_view_if_needed()
-    page.wait_for_function(f"[...document.querySelectorAll('#grid img')].slice(0, {FIRST_PAGE}).every(i => i.complete && i.naturalWidth)")
+    page.wait_for_function(f"() => [...document.querySelectorAll('#grid img')].slice(0, {FIRST_PAGE}).every(i => i.complete && i.naturalWidth)")
     thumbs = {f"/api/captures/{item['id']}/thumbnail" for item in first}
     tiles = sum(transferred(r) for r in finished if any(r.url.endswith(t) for t in thumbs))
     listing = sum(transferred(r) for r in finished

@@ -50,7 +50,7 @@ def test_scrolled_down_a_banner_counts_new_captures(page, live):
     open_gallery(page)
     wait_live(page)
     page.mouse.wheel(0, 1500)
-    page.wait_for_function("window.scrollY > 500")
+    page.wait_for_function("() => window.scrollY > 500")
     top = tile_ids(page)[0]
     first, second = announce(), announce()
     banner = page.locator("#new-banner")
@@ -89,7 +89,7 @@ def test_an_expired_full_image_shows_the_thumbnail(page, live):
         expect(page.locator("#lb-note")).to_be_visible()
         expect(page.locator("#lb-note")).to_contain_text("expired")
         expect(page.locator("#lb-image")).to_have_attribute("src", f"/api/captures/{capture.pk}/thumbnail")
-        page.wait_for_function("document.querySelector('#lb-image').naturalWidth > 0")
+        page.wait_for_function("() => document.querySelector('#lb-image').naturalWidth > 0")
         expect(page.locator("#lb-download")).to_be_hidden()
     finally:
         models.Capture.remove(capture.pk)

@@ -71,6 +71,9 @@ REFUSED = {
         ("PUBLISH", "other:channel", "x"),
         ("HSET", OTHER_KEY, "device", "x"),
         ("SET", f"{PREFIX}:capture:x", "1"),
+        # Only capture ids: a key name the gallery would have to page past is refused at the door.
+        ("HSET", f"{PREFIX}:capture:<script>window.pwned=1</script>", "device", "x"),
+        ("HSET", f"{PREFIX}:capture:{'u' * 26}", "device", "x"),
         ("EVAL", "return 1", "0"),
     ],
     "web": [

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import click
 import pytest
+from ulid import ULID
 import yaml
 
 from pigallery.cli import main
@@ -96,8 +97,14 @@ def test_acl_patterns_match_the_code():
     users = acl_users()
     keys = f"~{PREFIX}:{Capture._meta.model_key_prefix}:*"
     for name in ("web", "capture"):
-        assert keys in users[name] and "-@all" in users[name]
-        assert f"&{PREFIX}:captures:new" in users[name]
+        assert "-@all" in users[name] and f"&{PREFIX}:captures:new" in users[name]
+    assert keys in users["web"]
+    # The capture user may write capture ids only: the keys the model makes, nothing else under the prefix.
+    capture_keys = next(w[1:] for w in users["capture"] if w.startswith(f"~{PREFIX}:"))
+    for pk in (str(ULID()), "0" * 26, "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"):  # redis-om's ids are ULIDs
+        assert fnmatch.fnmatchcase(f"{PREFIX}:{Capture._meta.model_key_prefix}:{pk}", capture_keys)
+    for wrong in ("x", "<script>", "0" * 25, "0" * 27, "u" * 26):
+        assert not fnmatch.fnmatchcase(f"{PREFIX}:{Capture._meta.model_key_prefix}:{wrong}", capture_keys)
     # The channel the agent publishes on and /api/events listens to, under the same prefix.
     saved = Capture._meta.global_key_prefix
     Capture._meta.global_key_prefix = PREFIX
