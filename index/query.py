@@ -132,16 +132,31 @@ def build(filters: Filters, after: Optional[Position] = None, newest_first: bool
     return " ".join(parts) or "*"
 
 
+def _complete(replies: list) -> list:
+    """Return the replies, or raise SearchRefused if RediSearch cut one short.
+
+    Past its query TIMEOUT (500 ms by default) RediSearch's default policy returns the rows it
+    has, with a warning and a wrong total: at 1M captures that made facets count part of the
+    collection. A 503 that says so beats numbers that are silently wrong, whatever ON_TIMEOUT
+    the server (or a hosted Redis) is configured with.
+    """
+    for reply in replies:
+        warnings = reply.get("warning") if isinstance(reply, dict) else None
+        if warnings and any("timeout" in str(w).lower() for w in warnings):
+            raise SearchRefused("the search took longer than RediSearch's query TIMEOUT and was cut short")
+    return replies
+
+
 def _execute(*calls: tuple[str, tuple]) -> list:
     """Run (command, args) pairs against the index in one round trip; return the replies."""
     try:
         if len(calls) == 1:  # a pipeline costs more than the command itself for small replies
             command, args = calls[0]
-            return [Capture.db().execute_command(command, schema.name(), *args)]
+            return _complete([Capture.db().execute_command(command, schema.name(), *args)])
         pipe = Capture.db().pipeline(transaction=False)
         for command, args in calls:
             pipe.execute_command(command, schema.name(), *args)
-        return pipe.execute()
+        return _complete(pipe.execute())
     except redis.ResponseError as exc:
         message = str(exc)
         if "no such index" in message.lower():
