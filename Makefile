@@ -12,7 +12,7 @@ export PIGALLERY_REDIS_PORT
 DEMO_REDIS_PORT := $(or $(PIGALLERY_REDIS_PORT),6399)
 WEB_PORT ?= 5000
 
-.PHONY: demo test stop clean
+.PHONY: demo test test-fast stop clean
 
 demo: export PIGALLERY_REDIS_PORT = $(DEMO_REDIS_PORT)
 demo:
@@ -33,6 +33,11 @@ demo:
 test:
 	@scripts/bootstrap.sh server,web,pi,test chromium
 	$(BIN)/python -m pytest
+
+# The quick loop while editing: no browser, no make demo, no schemathesis, no 25,000-capture walks.
+test-fast:
+	@scripts/bootstrap.sh server,web,pi,test
+	$(BIN)/python -m pytest -m "not slow and not browser" -q
 
 stop:
 	-$(BIN)/pigallery redis stop

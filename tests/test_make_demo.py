@@ -21,6 +21,8 @@ import pytest
 from pigallery import redis_server
 from tests.conftest import ROOT, free_port
 
+pytestmark = pytest.mark.slow
+
 SEEDED = 240  # the Makefile's `seed --count`
 START_TIMEOUT = 420  # set-up, libssl fetch and seeding 240 full-size captures on a 2-core CI machine
 

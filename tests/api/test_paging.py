@@ -23,6 +23,7 @@ def many(make_dataset):
 
 
 @pytest.mark.parametrize("sort", ["newest", "oldest"])
+@pytest.mark.slow
 def test_walking_25000_captures_returns_each_once_in_order(many, sort):
     items, replies = walk(many.client(), 200, sort=sort)
     ids = [i["id"] for i in items]

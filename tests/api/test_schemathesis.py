@@ -29,6 +29,8 @@ from models import bulk, events
 from pigallery.config import Settings
 from search_web import create_app
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "schemathesis-token"
 # Examples per operation in the fuzzing phase; examples and coverage cases come on top.
 SEARCH_EXAMPLES = 800  # /api/captures and /api/facets: a dozen parameters each

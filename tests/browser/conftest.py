@@ -11,6 +11,12 @@ import models
 from index import schema
 
 
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(scope="package")
 def gallery_prefix(redis_url):
     """A key prefix holding the seeded captures for every browser test."""
