@@ -125,9 +125,14 @@ class Capture(HashModel, index=True):
     # kept as metadata so listing can tell without a round trip per capture.
     image_expires_at: Optional[dt.datetime] = Field(default=None, index=True)
     expires_at: Optional[dt.datetime] = None
+    # The UTC second of the day of taken_at (0-86399), always derived from it here, so that a
+    # time-of-day window (index.query.time_of_day) is one or two ranges on an indexed field per
+    # stretch of constant UTC offset, not an expression evaluated on every capture. Captures
+    # stored before it existed lack it until `pigallery index backfill` writes it.
+    day_second: Optional[int] = Field(default=None, index=True, validate_default=True)
 
     class Meta:
-        global_key_prefix = "pigallery"
+        global_key_prefix = db.DEFAULT_KEY_PREFIX
         model_key_prefix = "capture"
         database = db.UNBOUND
 

@@ -22,7 +22,11 @@ class Unbound:
 UNBOUND = Unbound()
 
 
-def bind(url: str, prefix: str = "pigallery", **client_options) -> None:
+# Keys are `<prefix>:capture:<id>`; PIGALLERY_KEY_PREFIX changes it (pigallery.config).
+DEFAULT_KEY_PREFIX = "pigallery"
+
+
+def bind(url: str, prefix: str = DEFAULT_KEY_PREFIX, **client_options) -> None:
     """Point the models at the Redis behind `url`, under key prefix `prefix`.
 
     `client_options` (redis-py's, e.g. socket_timeout=10) override TIMEOUTS; the URL's query wins over both.

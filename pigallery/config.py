@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from models.db import DEFAULT_KEY_PREFIX
+
 DEFAULT_PORT = 6399  # not 6379, so a system Redis keeps its port
 SECRET_KEY_FILE = "secret_key"  # in the data dir, when PIGALLERY_SECRET_KEY is not set
 
@@ -72,12 +74,35 @@ def load_secret_key(data_dir: Path) -> str:
     return key
 
 
+# Each setting's environment variable. Its default is the field's own, written once, in Settings;
+# a variable that is unset or empty keeps it. REDIS_URL's default follows the port.
+ENVIRONMENT = {
+    "key_prefix": "PIGALLERY_KEY_PREFIX",
+    "data_dir": "PIGALLERY_DATA_DIR",
+    "redis_port": "PIGALLERY_REDIS_PORT",
+    "device": "PIGALLERY_DEVICE",
+    "capture_ttl": "PIGALLERY_CAPTURE_TTL",
+    "image_ttl": "PIGALLERY_IMAGE_TTL",
+    "api_token": "PIGALLERY_API_TOKEN",
+    "page_size": "PIGALLERY_PAGE_SIZE",
+    "max_page_size": "PIGALLERY_MAX_PAGE_SIZE",
+    "secret_key": "PIGALLERY_SECRET_KEY",
+    "camera": "PIGALLERY_CAMERA",
+    "capture_interval": "PIGALLERY_CAPTURE_INTERVAL",
+    "jpeg_quality": "PIGALLERY_JPEG_QUALITY",
+    "resolution": "PIGALLERY_RESOLUTION",
+    "spool_dir": "PIGALLERY_SPOOL_DIR",
+    "spool_max_mb": "PIGALLERY_SPOOL_MAX_MB",
+    "import_timezone": "PIGALLERY_IMPORT_TZ",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the defaults a household install wants."""
 
     redis_url: str = f"redis://127.0.0.1:{DEFAULT_PORT}/0"
-    key_prefix: str = "pigallery"
+    key_prefix: str = DEFAULT_KEY_PREFIX
     # Relative paths are relative to the directory the command was started in; they are made
     # absolute once, here: apt, redis-server and the spool run in other working directories
     # (a relative data dir once made apt read no sources list and fetch nothing).
@@ -138,25 +163,16 @@ class Settings:
             # usecwd: by default python-dotenv looks beside this module, which is
             # site-packages once pigallery is installed without -e.
             load_dotenv(find_dotenv(usecwd=True), override=False)
-        env = os.environ.get
-        port = _number("PIGALLERY_REDIS_PORT", None)
-        return cls(
-            redis_url=env("REDIS_URL") or f"redis://127.0.0.1:{port or DEFAULT_PORT}/0",
-            key_prefix=env("PIGALLERY_KEY_PREFIX", "pigallery"),
-            data_dir=Path(env("PIGALLERY_DATA_DIR") or ".pigallery"),
-            redis_port=port,
-            device=env("PIGALLERY_DEVICE") or socket.gethostname(),
-            capture_ttl=_number("PIGALLERY_CAPTURE_TTL", None),
-            image_ttl=_number("PIGALLERY_IMAGE_TTL", None),
-            api_token=env("PIGALLERY_API_TOKEN") or None,
-            page_size=_number("PIGALLERY_PAGE_SIZE", 48),
-            max_page_size=_number("PIGALLERY_MAX_PAGE_SIZE", 200),
-            secret_key=env("PIGALLERY_SECRET_KEY") or None,
-            camera=env("PIGALLERY_CAMERA") or "picamera2",
-            capture_interval=_number("PIGALLERY_CAPTURE_INTERVAL", 60.0, float),
-            jpeg_quality=_number("PIGALLERY_JPEG_QUALITY", 90),
-            resolution=env("PIGALLERY_RESOLUTION", ""),
-            spool_dir=Path(env("PIGALLERY_SPOOL_DIR")) if env("PIGALLERY_SPOOL_DIR") else None,
-            spool_max_mb=_number("PIGALLERY_SPOOL_MAX_MB", 1024),
-            import_timezone=env("PIGALLERY_IMPORT_TZ", ""),
-        )
+        values = {}
+        for name, variable in ENVIRONMENT.items():
+            raw = os.environ.get(variable, "")
+            if not raw.strip():
+                continue  # unset or empty: the field's own default
+            kind = cls.__dataclass_fields__[name].type
+            if "int" in kind or "float" in kind:
+                values[name] = _number(variable, None, float if "float" in kind else int)
+            else:
+                values[name] = Path(raw) if "Path" in kind else raw
+        port = values.get("redis_port")
+        values["redis_url"] = os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{port or DEFAULT_PORT}/0"
+        return cls(**values)
