@@ -155,7 +155,7 @@ def print_status(settings: Settings) -> None:
 @click.pass_obj
 def capture(settings: Settings, camera, folder, loop, interval, gpio, gpio_active, gpio_hold_off, motion,
             motion_threshold, motion_gap, count, once, status, resolution, quality, autofocus, device) -> None:
-    """Take pictures on a timer, GPIO or motion and store them in Redis.
+    """Take pictures on a timer, GPIO or motion into Redis.
 
     Triggers may be combined; without one, it shoots every PIGALLERY_CAPTURE_INTERVAL seconds.
     While Redis cannot be reached, captures wait in a spool on disk.

@@ -1,4 +1,4 @@
-"""`pigallery index create|info|drop|rebuild`."""
+"""`pigallery index create|info|drop|rebuild|backfill`."""
 from __future__ import annotations
 
 import click
@@ -18,11 +18,38 @@ def index_group(settings: Settings) -> None:
 
 @index_group.command()
 def create() -> None:
-    """Create the index (or rebuild it if the model's schema changed)."""
+    """Create the index, or migrate it to the model's schema.
+
+    A schema change rebuilds the index (captures kept) and backfills fields older captures lack.
+    """
     try:
-        click.echo(f"index {schema.name()}: {schema.migrate()}")
+        state = schema.migrate()
     except schema.IndexNotCreated as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(f"index {schema.name()}: {state}")
+    # A new schema may index a field older captures lack; while RediSearch is still indexing,
+    # missing_day_second() cannot tell, so the hashes themselves are looked at.
+    if state != "unchanged" or schema.info().get("indexing") or schema.missing_day_second():
+        _backfill()
+
+
+def _backfill() -> None:
+    from tqdm import tqdm
+
+    state = schema.info()
+    total = None if state.get("indexing") else state.get("num_docs")  # a count still growing would mislead
+    with tqdm(total=total, unit="capture", desc="backfill day_second", disable=None) as bar:
+        done = schema.backfill(bar.update)
+    click.echo(f"day_second written on {done['written']} of {done['captures']} captures")
+
+
+@index_group.command()
+def backfill() -> None:
+    """Fill in fields that older captures lack.
+
+    Today that is day_second, which time-of-day filters need.
+    """
+    _backfill()
 
 
 @index_group.command()
@@ -33,6 +60,9 @@ def info() -> None:
         raise click.ClickException(f"index {schema.name()} does not exist: run `pigallery index create`")
     for key, value in state.items():
         click.echo(f"{key:>22}: {value}")
+    if not state["indexing"]:
+        missing = schema.missing_day_second()
+        click.echo(f"{'without day_second':>22}: {missing}" + (" (run `pigallery index backfill`)" if missing else ""))
 
 
 @index_group.command()
@@ -57,3 +87,5 @@ def rebuild() -> None:
 
         state = schema.rebuild(progress)
     click.echo(f"index {schema.name()} rebuilt: {state['num_docs']} captures")
+    if schema.missing_day_second():
+        _backfill()

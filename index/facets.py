@@ -3,19 +3,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from collections import Counter
 from typing import Optional
 
 from . import schema
-from models.capture import EARLIEST, END
+from .query import (CYCLE, DAY, EARLY, LATE, UTC, Filters, _inward, build, day_ranges, occupied, offset_at,
+                    offset_spans, readable, run, time_of_day, window_stretches, window_zone, zone_spans)
 
-from .query import Filters, build, run
+# offset_spans lives in query.py with the other offset helpers; tests find it here too.
+__all__ = ["facets", "stats", "histogram", "offset_spans", "TooManyBuckets"]
 
-HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
-# 400 Gregorian years: the calendar, weekdays included, repeats after it, and so does every
-# zone's yearly DST rule.
-CYCLE = 146097 * DAY
+HOUR, WEEK = 3600, 7 * 86400
 # Mean lengths: they only pick a bucket for a time span, never place a bar.
 BUCKETS = {"hour": HOUR, "day": DAY, "week": WEEK, "month": CYCLE / 4800, "year": CYCLE / 400}
 # The shortest each bucket is under one UTC offset, which bounds how many bars a span of time has.
@@ -26,22 +24,8 @@ AUTO_SPANS = (("hour", 3 * DAY), ("day", 120 * DAY), ("week", 200 * WEEK), ("mon
 WEEK_ORIGIN = 4 * DAY
 # RediSearch returns at most this many aggregate rows (MAXAGGREGATERESULTS).
 MAX_ROWS = 10_000
-UTC = dt.timezone.utc
-# How often a zone's offset is sampled to find its changes. No zone in tzdata has had two
-# changes less than 3.9 days apart (Africa/Freetown in 1939; measured over every zone's listed
-# history), so a change is never stepped over.
-OFFSET_SCAN = DAY
-# Captures are taken from 0001-01-01 to 9999-12-31 UTC. Within two days of either end a local
-# time can fall in year 0 or 10000, which Python's datetime cannot hold.
-EARLY, LATE = -62135596800 + 2 * DAY, 253402300800 - 2 * DAY
 NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 EPOCH_ORDINAL = NAIVE_EPOCH.toordinal()
-# Offsets are scanned only where captures are, found per chunk of 2**25 s (388 days; a power of
-# two divides exactly). The 10,000 years of captures' times are at most 9,404 chunks: one reply.
-CHUNK = 2 ** 25
-# A daily scan from 2026 to 9999 in Los Angeles took 3.1 s and gave 15,948 spans, each one FT.AGGREGATE
-# (measured): over this many chunks, only the occupied ones are scanned.
-SCAN_WHOLE = 4
 
 
 def _aggregate(*commands: tuple) -> list[list[dict]]:
@@ -77,25 +61,6 @@ def most_bars(bucket: str, seconds: float) -> int:
     return int(seconds // SHORTEST[bucket]) + 2  # + 2: either end may cut into a bucket
 
 
-def _inward(t: float) -> float:
-    """A time with the same UTC offset as `t` in any zone, where datetime can hold its local time.
-
-    Before 0001-01-03 every zone is on its first offset (the earliest change in tzdata is in
-    1834, measured); after 9999-12-30 every zone follows its yearly rule, the same 400 years earlier.
-    `t` may be an instant or a local wall-clock time alike.
-    """
-    if t < EARLY:
-        return EARLY
-    if t > LATE:
-        return t - CYCLE
-    return t
-
-
-def offset_at(zone: dt.tzinfo, t: float) -> int:
-    """`zone`'s UTC offset at instant `t`, in seconds."""
-    return int(dt.datetime.fromtimestamp(_inward(t), zone).utcoffset().total_seconds())
-
-
 def _wall_offset(zone: dt.tzinfo, wall: int) -> int:
     """`zone`'s UTC offset at local wall-clock time `wall` (seconds from 1970-01-01 00:00 local).
 
@@ -104,56 +69,6 @@ def _wall_offset(zone: dt.tzinfo, wall: int) -> int:
     """
     local = NAIVE_EPOCH + dt.timedelta(seconds=_inward(wall))
     return int(local.replace(tzinfo=zone).utcoffset().total_seconds())
-
-
-def offset_spans(zone: dt.tzinfo, lo: float, hi: float) -> list[tuple[Optional[float], Optional[float], int]]:
-    """Split time at `zone`'s UTC offset changes between `lo` and `hi`; return (start, end, offset) spans.
-
-    zoneinfo does not list its transitions, so the offset is sampled daily and each change
-    narrowed down to the second (transitions fall on whole seconds). The first span starts
-    and the last one ends unbounded (None).
-    """
-    spans, start, current = [], None, offset_at(zone, lo)
-    t = lo
-    while t < hi:
-        step = min(t + OFFSET_SCAN, hi)
-        if offset_at(zone, step) != current:
-            before, after = math.floor(t), math.ceil(step)  # offset(before) == current != offset(after)
-            while after - before > 1:
-                middle = (before + after) // 2
-                before, after = (middle, after) if offset_at(zone, middle) == current else (before, middle)
-            spans.append((start, float(after), current))
-            start, current = float(after), offset_at(zone, after)
-        t = step
-    spans.append((start, None, current))
-    return spans
-
-
-def _occupied(query: str, oldest: float, newest: float) -> list[tuple[Optional[float], Optional[float], float, float]]:
-    """Stretches of time holding all of `query`'s captures: (start, end, first, last) each.
-
-    `start` and `end` bound the stretch (None: unbounded), `first` and `last` are where its
-    captures are. One far-dated capture among this year's would otherwise make the histogram
-    scan, and aggregate, every offset span of the centuries between them.
-    """
-    if newest - oldest <= SCAN_WHOLE * CHUNK:
-        return [(None, None, oldest, newest)]
-    rows, = _aggregate((query, "APPLY", f"floor(@taken_at / {CHUNK})", "AS", "chunk",
-                        "GROUPBY", 1, "@chunk", "LIMIT", 0, MAX_ROWS))
-    chunks = sorted(int(float(row["chunk"])) for row in rows)
-    runs: list[list[int]] = []
-    for chunk in chunks:
-        if runs and chunk == runs[-1][1] + 1:
-            runs[-1][1] = chunk
-        else:
-            runs.append([chunk, chunk])
-    stretches = []
-    for i, (first, last) in enumerate(runs):
-        # The outer ends stay open, as with one stretch: a capture stored meanwhile still counts.
-        start = None if i == 0 else float(first * CHUNK)
-        end = None if i == len(runs) - 1 else float((last + 1) * CHUNK)
-        stretches.append((start, end, max(oldest, first * CHUNK), min(newest, (last + 1) * CHUNK)))
-    return stretches
 
 
 def _key(bucket: str, offset: int) -> tuple:
@@ -220,7 +135,8 @@ def iso_start(instant: int, offset: int, z: bool = False) -> str:
 
 
 def histogram(filters: Filters, bucket: str, zone: dt.tzinfo,
-              stretches: list[tuple[Optional[float], Optional[float], float, float]]) -> list[dict]:
+              stretches: list[tuple[Optional[float], Optional[float], float, float]],
+              clock: Optional[str] = None) -> list[dict]:
     """Count captures per local hour, day, week (from Monday), month or year in `zone`.
 
     Within one span of constant UTC offset, local time is taken_at + offset exactly (whole-,
@@ -228,19 +144,19 @@ def histogram(filters: Filters, bucket: str, zone: dt.tzinfo,
     range, all in one round trip. Calendar rows are keyed by local wall-clock start, so a DST
     day's two spans add up to one 23- or 25-hour bar; hour rows are keyed by instant, so the
     hour repeated when clocks go back stays two bars. Spans are found only in `stretches`
-    (see _occupied). Bars are {"start": instant, "offset": zone's offset there, "count"}.
+    (see query.occupied). Bars are {"start": instant, "offset": zone's offset there, "count"}.
+    A time-of-day window read in this same zone is, within one span, just its day_second ranges
+    at the span's offset: exact when `stretches` are query.window_stretches(filters), which hold
+    every capture the window picks from. Otherwise each span takes the whole `clock`.
     """
+    same_zone = filters.windowed and window_zone(filters) == zone
     commands = []
-    for stretch_start, stretch_end, first, last in stretches:
-        for start, end, offset in offset_spans(zone, first, last):
-            start = stretch_start if start is None else start
-            end = stretch_end if end is None else end
-            since = max((t for t in (start, filters.since) if t is not None), default=None)
-            until = min((t for t in (end, filters.until) if t is not None), default=None)
-            commands.append((
-                build(dataclasses.replace(filters, since=since, until=until)), *_key(bucket, offset),
-                "GROUPBY", 1, "@start", "REDUCE", "COUNT", 0, "AS", "count", "LIMIT", 0, MAX_ROWS,
-            ))
+    for since, until, offset in zone_spans(zone, stretches, filters.since, filters.until):
+        commands.append((
+            build(dataclasses.replace(filters, since=since, until=until),
+                  clock=day_ranges(filters, offset) if same_zone else clock), *_key(bucket, offset),
+            "GROUPBY", 1, "@start", "REDUCE", "COUNT", 0, "AS", "count", "LIMIT", 0, MAX_ROWS,
+        ))
     counts: Counter[int] = Counter()
     for rows in _aggregate(*commands):
         for row in rows:
@@ -251,18 +167,6 @@ def histogram(filters: Filters, bucket: str, zone: dt.tzinfo,
     return [{"start": start, "offset": offset_at(zone, start), "count": bars[start]} for start in sorted(bars)]
 
 
-def readable(filters: Filters) -> Filters:
-    """`filters` within the times the model reads (years 1-9999).
-
-    Only a hand-written hash has a taken_at outside them (inf, 1e300): the model leaves such a
-    capture out of listings, so it is no bar or count either. Its inf would otherwise reach
-    int() and datetime here, and RediSearch's MAX over it is 0 (measured), a wrong span.
-    """
-    since = EARLIEST if filters.since is None else max(filters.since, EARLIEST)
-    until = END if filters.until is None else min(filters.until, END)
-    return dataclasses.replace(filters, since=since, until=until)
-
-
 def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzinfo] = None) -> dict:
     """Return device and trigger counts and a taken_at histogram for `filters`, bucketed in `zone`.
 
@@ -271,7 +175,10 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
     captures'), which is never shorter than the captures' span, so it is never refused; a
     bucket asked for that could need more bars than one aggregation returns is TooManyBuckets.
     """
-    query = build(readable(filters))
+    # With a time-of-day window, the stretches its clause was built on serve the histogram too.
+    window = window_stretches(filters) if filters.windowed else None
+    clock = time_of_day(filters, window)
+    query = build(readable(filters), clock=clock)
     devices, triggers, span = _aggregate((query, *_counts("device")), (query, *_counts("trigger")), (query, *_span()))
     total = int(span[0]["count"]) if span else 0
     oldest, newest = (float(span[0]["oldest"]), float(span[0]["newest"])) if total else (0.0, 0.0)
@@ -285,7 +192,12 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
         fits = next(b for b in coarser if most_bars(b, newest - oldest) <= MAX_ROWS)  # "year" always does
         raise TooManyBuckets(f"{bucket} bars over these captures could be more than {MAX_ROWS}; "
                              f"use bucket={fits} or a shorter range")
-    bars = histogram(readable(filters), bucket, zone or UTC, _occupied(query, oldest, newest)) if total else []
+    if total:
+        same_zone = filters.windowed and window_zone(filters) == (zone or UTC)
+        stretches = window if same_zone else occupied(readable(filters), oldest, newest, clock)
+        bars = histogram(readable(filters), bucket, zone or UTC, stretches, clock)
+    else:
+        bars = []
     return {
         "total": total,
         "devices": [{"device": r["device"], "count": int(r["count"])} for r in devices],

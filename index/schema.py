@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from typing import Callable, Optional
 
@@ -10,6 +11,7 @@ from redis_om import Migrator
 from redis_om.model.migrations.schema.legacy_migrator import schema_hash_key, schema_text_key
 
 from models import Capture
+from models.capture import EARLIEST, END, day_second, stored_time
 
 
 class IndexNotCreated(RuntimeError):
@@ -116,3 +118,71 @@ def wait_indexed(progress: Optional[Callable[[float], None]] = None, timeout: fl
         if time.monotonic() > deadline:
             raise TimeoutError(f"index {name()} still indexing after {timeout}s")
         time.sleep(0.1)
+
+
+# Writes day_second only where the hash still holds the taken_at it was computed from: a capture
+# deleted meanwhile is not brought back as a lone field, and one stored again meanwhile has its own.
+_BACKFILL = """
+for i, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'taken_at') == ARGV[2 * i - 1] then
+    redis.call('HSET', key, 'day_second', ARGV[2 * i])
+  end
+end
+return 0
+"""
+
+
+def missing_day_second() -> int:
+    """How many captures (with a readable taken_at) the index holds without day_second.
+
+    Those match no time-of-day window until backfill() writes it; every other filter, and no
+    filter at all, still finds them. Needs the index to have finished indexing.
+    """
+    query = f"@taken_at:[{EARLIEST!r} ({END!r}] -@day_second:[-inf +inf]"
+    return int(_conn().execute_command("FT.SEARCH", name(), query, "LIMIT", 0, 0, "DIALECT", 2)["total_results"])
+
+
+def backfill(progress: Optional[Callable[[int], None]] = None, batch: int = 1000) -> dict:
+    """Write day_second on every stored capture that lacks it (or holds a wrong one); say how many.
+
+    Reads the hashes, not the index (which may still be indexing after a schema change): SCAN
+    over the capture keys, HMGET of taken_at and day_second per batch, and one script per batch
+    writing the missing ones. `progress` gets the number of captures each batch looked at.
+    Safe to run while captures are stored and deleted, and again: what is right is left alone.
+    """
+    from .query import PK  # query imports this module
+
+    conn = _conn()
+    prefix = Capture.make_primary_key("")
+    script = conn.register_script(_BACKFILL)
+    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
+    seen = written = 0
+    keys: list[str] = []
+
+    def flush() -> None:
+        nonlocal seen, written
+        pipe = conn.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(key, "taken_at", "day_second")
+        todo, args = [], []
+        for key, (taken_at, stored) in zip(keys, pipe.execute()):
+            want = day_second(stored_time(taken_at))
+            if want is not None and stored != str(want):
+                todo.append(key)
+                args += [taken_at, want]
+        if todo:
+            script(keys=todo, args=args)
+        seen += len(keys)
+        written += len(todo)
+        if progress:
+            progress(len(keys))
+        keys.clear()
+
+    for key in conn.scan_iter(match=pattern, count=batch, _type="HASH"):
+        if PK.match(key[len(prefix):]):  # not the index's own keys, nor other hashes under the prefix
+            keys.append(key)
+            if len(keys) >= batch:
+                flush()
+    if keys:
+        flush()
+    return {"captures": seen, "written": written}

@@ -8,7 +8,7 @@ import math
 from contextvars import ContextVar
 from typing import Any, Mapping, Optional
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, ValidationInfo, field_validator
 from redis_om import Field, HashModel, NotFoundError
 
 from . import db, images
@@ -71,6 +71,14 @@ def stored_time(value: Any) -> Optional[dt.datetime]:
         return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
     except (OverflowError, OSError, ValueError):  # rounded past the edge
         return None
+
+
+def day_second(when: Optional[dt.datetime]) -> Optional[int]:
+    """The UTC second of the day `when` falls in (0-86399): what a capture's day_second holds."""
+    if when is None:
+        return None
+    when = when.astimezone(dt.timezone.utc) if when.tzinfo else when
+    return when.hour * 3600 + when.minute * 60 + when.second
 
 
 # Bulk loads prepare thousands of captures sharing one image: check each bytes object once.
@@ -165,6 +173,12 @@ class Capture(HashModel, index=True):
             return v
         # Naive times are taken as UTC: everything is stored and indexed in UTC.
         return v.replace(tzinfo=dt.timezone.utc) if v.tzinfo is None else v.astimezone(dt.timezone.utc)
+
+    @field_validator("day_second")
+    @classmethod
+    def _day_second(cls, v: Optional[int], info: ValidationInfo) -> Optional[int]:
+        # taken_at is declared, so validated, first: here it is already in UTC (or failed: None).
+        return day_second(info.data.get("taken_at"))
 
     @field_validator("*")
     @classmethod

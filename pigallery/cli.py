@@ -17,6 +17,7 @@ COMMANDS = {
     "capture": "capture.cli:capture",
     "import": "capture.cli:import_command",
     "serve": "search_web.cli:serve",
+    "timelapse": "pigallery.timelapse:timelapse",
 }
 
 

@@ -40,7 +40,7 @@ def _found(settings: Settings, port, data_dir) -> redis_server.Server:
 
 @click.group("redis")
 def redis_group() -> None:
-    """Run a local Redis Stack (Redis 7.4 + RediSearch) without Docker."""
+    """Run a local Redis Stack without Docker."""
 
 
 @redis_group.command()

@@ -1,10 +1,11 @@
 """Benchmark the search API against raw FT.SEARCH on 100k captures, side by side in one run.
 
-    .venv/bin/python scripts/bench_api.py [--count 100000] [--runs 50]
+    .venv/bin/python scripts/bench_api.py [--count 100000] [--runs 50] [--years 1]
 
 Uses REDIS_URL if set (under a throwaway key prefix), else starts an embedded Redis
 Stack in a temporary folder. Prints p50 latencies and the ratios the README quotes:
-API search <= 2x raw FT.SEARCH, last page <= 1.5x first page.
+API search <= 2x raw FT.SEARCH, last page <= 1.5x first page; and a time-of-day filtered first
+page (Europe/Berlin, across the DST changes of --years years) beside the unfiltered one.
 """
 from __future__ import annotations
 
@@ -49,14 +50,14 @@ def redis_for_bench():
             redis_server.stop(server)
 
 
-def load(count: int) -> None:
-    """Store `count` captures over a year from five devices; one tiny JPEG shared by all."""
+def load(count: int, years: float = 1) -> None:
+    """Store `count` captures over `years` years up to 2026-06-01 from five devices; one tiny JPEG shared by all."""
     from tqdm import tqdm
 
     image = synthetic.render(dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc), (32, 24))[0]
     rng = random.Random(1)
-    start = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
-    step = dt.timedelta(days=365) / count
+    start = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc) - dt.timedelta(days=365 * years)
+    step = dt.timedelta(days=365 * years) / count
 
     def rows():
         for i in range(count):
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--limit", type=int, default=48)
+    parser.add_argument("--years", type=float, default=1, help="spread the captures over this many years")
     args = parser.parse_args()
 
     from search_web import create_app
@@ -104,7 +106,7 @@ def main() -> None:
         models.bind(url, prefix)
         schema.migrate()
         try:
-            load(args.count)
+            load(args.count, args.years)
             app = create_app(test_config={"REDIS_URL": url, "KEY_PREFIX": prefix, "MAX_PAGE_SIZE": 200})
             client = app.test_client()
             conn = models.Capture.db()
@@ -170,6 +172,46 @@ def report(client, conn, args) -> None:
         ms = p50(lambda: client.get("/api/facets", query_string=params), max(10, runs // 5))
         print(f"{name:<26}{ms:>8.2f} ms")
     print(f"{'stats':<26}{p50(lambda: client.get('/api/stats'), max(10, runs // 5)):>8.2f} ms")
+    time_of_day(client, conn, args, api)
+
+
+def time_of_day(client, conn, args, api) -> None:
+    """First pages with a time-of-day window in Berlin beside the unfiltered one, in one run.
+
+    The raw column runs the query the API builds, its window clause found beforehand; the API
+    column finds the clause too (probes of where the captures are) on every request.
+    """
+    from search_web.params import SearchParams
+
+    limit, runs = args.limit, args.runs
+    berlin = {"tz": "Europe/Berlin"}
+    cases = [("all captures", {}), ("06:00-07:00", {"time_from": "06:00", "time_to": "07:00", **berlin}),
+             ("22:00-02:00", {"time_from": "22:00", "time_to": "02:00", **berlin}),
+             ("12:00-12:15", {"time_from": "12:00", "time_to": "12:15", **berlin}),
+             ("06:00-07:00, last 30 days", {"time_from": "06:00", "time_to": "07:00", "from": "2026-05-02", **berlin}),
+             ("06:00-07:00, pi-door", {"time_from": "06:00", "time_to": "07:00", "device": ["pi-door"], **berlin})]
+    print(f"\ntime of day in Europe/Berlin over {args.years:g} year(s) of captures; first page of {limit}")
+    print(f"{'query':<28}{'matches':>9}{'raw FT.SEARCH':>15}{'API':>10}  window clause")
+    fns, rows = [], []
+    for name, params in cases:
+        filters = SearchParams.model_validate(params).filters()
+        clock = query.time_of_day(filters)
+        built = query.build(filters, clock=clock)
+        raw = (lambda q: lambda: conn.execute_command(
+            "FT.SEARCH", schema.name(), q, "SORTBY", "taken_at", "DESC",
+            "RETURN", len(query.RETURN_FIELDS), *query.RETURN_FIELDS, "LIMIT", 0, limit, "DIALECT", 2))(built)
+        total = int(raw()["total_results"])
+        assert api(params)["total"] == total, name
+        fns += [raw, (lambda p: lambda: api(p))(params)]
+        ranges = f"{clock.count('@taken_at:')} taken_at ranges, {len(clock)} chars" if clock else ""
+        rows.append((name, total, ranges))
+    times = side_by_side(fns, runs)
+    for (name, total, ranges), raw_ms, api_ms in zip(rows, times[::2], times[1::2]):
+        print(f"{name:<28}{total:>9}{raw_ms:>12.2f} ms{api_ms:>7.2f} ms  {ranges}")
+    window = {"time_from": "06:00", "time_to": "07:00", **berlin}
+    plain, windowed = side_by_side([lambda: client.get("/api/facets", query_string=berlin),
+                                    lambda: client.get("/api/facets", query_string=window)], max(10, runs // 5))
+    print(f"{'facets, tz':<28}{plain:>8.2f} ms   with 06:00-07:00 {windowed:.2f} ms")
 
 
 if __name__ == "__main__":

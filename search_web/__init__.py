@@ -61,9 +61,13 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     Compress().init_app(app)
 
     from . import api, events, gallery, health
+    from . import export
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(export.bp)  # GET /api/export.zip
     app.register_blueprint(events.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(gallery.bp)
+    from .timelapse import bp as timelapse_bp
+    app.register_blueprint(timelapse_bp)  # /api/timelapses
     return app

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from models.capture import TRIGGERS
 
 from .errors import MAX_URL_LENGTH
+from .export import ExportParams
 from .params import FacetParams, SearchParams
 
 NUMBER_OR_NULL = {"type": ["number", "null"]}
@@ -59,7 +60,9 @@ SCHEMAS = {
         "parameter": {"type": "string", "description": "The query parameter at fault (400 only)."},
         "id": {"type": "string", "description": "The capture id asked for (404 for a capture only)."},
         "thumbnail_url": {"type": "string", "description": "Where the thumbnail still is (410 only)."},
-        "limit": {"type": "integer", "description": "The longest URL taken, in bytes (414 only)."}}},
+        "limit": {"type": "integer", "description": "The longest URL taken, in bytes (414 only)."},
+        "total": {"type": "integer", "description": "Captures the filters match (an export's 400 only)."},
+        "max_captures": {"type": "integer", "description": "The most captures one export holds (an export's 400 only)."}}},
     "Item": {"type": "object",
              "required": ["id", "taken_at", "device", "trigger", "lux", "exposure_us", "analogue_gain",
                           "colour_temp_k", "width", "height", "image_size", "thumbnail_url", "image_url"],
@@ -145,6 +148,101 @@ def _binary(what: str, operation_id: str) -> dict:
     }
 
 
+def timelapse_spec() -> tuple[dict, dict]:
+    """The time-lapse operations (search_web/timelapse.py) and their schemas."""
+    from models.videos import JOB_ID, STATES
+
+    from .timelapse import request_schema
+
+    job = {"name": "job_id", "in": "path", "required": True, "description": "Time-lapse job id.",
+           "schema": {"type": "string", "pattern": JOB_ID.pattern}}
+    unauthorized = {**_error("Missing or wrong token."),
+                    "headers": {"WWW-Authenticate": {"required": True, "schema": {"const": "Bearer"}}}}
+    disabled = _error("Time-lapses are disabled: no token is configured.")
+    missing = _error("No such job (finished ones expire with their video).")
+    links = {name: {"operationId": operation, "parameters": {"job_id": "$response.body#/id"}}
+             for name, operation in (("GetTimelapse", "getTimelapse"), ("GetTimelapseVideo", "getTimelapseVideo"),
+                                     ("DeleteTimelapse", "deleteTimelapse"))}
+    time_or_null = {"type": ["string", "null"], "format": "date-time"}
+    number_or_null = {"type": ["number", "null"]}
+    integer_or_null = {"type": ["integer", "null"]}
+    schemas = {
+        "TimelapseRequest": request_schema(),
+        "Timelapse": {"type": "object", "required": [
+            "id", "state", "frames_done", "frames_total", "thumbnail_frames", "skipped_frames", "progress",
+            "eta_seconds", "width", "height", "fps", "duration", "size_bytes", "created_at", "started_at",
+            "finished_at", "expires_at", "error", "params", "status_url", "video_url"], "properties": {
+            "id": {"type": "string", "pattern": JOB_ID.pattern},
+            "state": {"type": "string", "enum": list(STATES), "description": (
+                "queued, selecting (counting the frames), encoding, storing, then done or failed. `done` only "
+                "once ffmpeg exited 0 and the video is stored.")},
+            "frames_done": {"type": "integer", "minimum": 0},
+            "frames_total": {**integer_or_null, "description": "Known once selecting is over."},
+            "thumbnail_frames": {"type": "integer", "minimum": 0,
+                                 "description": "Frames shown by their thumbnail: the full image had expired."},
+            "skipped_frames": {"type": "integer", "minimum": 0,
+                               "description": "Frames left out: the capture was deleted meanwhile."},
+            "progress": {"type": "number", "minimum": 0, "maximum": 1},
+            "eta_seconds": {**number_or_null, "description": "Estimated seconds to go while encoding."},
+            "width": integer_or_null, "height": integer_or_null,
+            "fps": number_or_null, "duration": {**number_or_null, "description": "Seconds of video."},
+            "size_bytes": integer_or_null,
+            "created_at": time_or_null, "started_at": time_or_null, "finished_at": time_or_null,
+            "expires_at": {**time_or_null, "description": "When the video (and this job) is deleted."},
+            "error": {"type": ["string", "null"], "description": "Why the job failed."},
+            "params": {"type": "object", "description": "The parameters the job was started with."},
+            "status_url": {"type": "string"},
+            "video_url": {"type": ["string", "null"], "description": "The MP4, once done."}}},
+    }
+    video_headers = {"Accept-Ranges": {"required": True, "schema": {"const": "bytes"}},
+                     "ETag": {"required": True, "schema": {"type": "string"}}}
+    mp4 = {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}
+    paths = {
+        "/api/timelapses": {"post": {
+            "operationId": "createTimelapse",
+            "summary": "Start a time-lapse (H.264 MP4) of the captures matching the filters; needs the API token",
+            "description": ("The body holds the search filters of /api/captures (a list for a repeated one) and "
+                            "how to sample and encode. The job runs in the background: follow it with "
+                            "GET /api/timelapses/{job_id}. At most 20,000 frames: sample with `every` or `daily_at`."),
+            "security": [{"bearer": []}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("TimelapseRequest")}}},
+            "responses": {
+                "202": {**_json("Accepted: the job's status.", "Timelapse"), "links": links,
+                        "headers": {"Location": {"required": True, "schema": {"type": "string"}}}},
+                "400": _error("A parameter is wrong, the filters match no capture, or there would be too many "
+                              "frames; `parameter` names what to change."),
+                "401": unauthorized, "403": disabled, "413": _error("The body is larger than 64 KiB."),
+                "409": _error("Not now: stored videos fill the space they may take, or this server process "
+                              "already has enough jobs waiting."),
+                "503": UNAVAILABLE}}},
+        "/api/timelapses/{job_id}": {
+            "get": {"operationId": "getTimelapse", "summary": "A time-lapse job's state and progress (frames, ETA)",
+                    "parameters": [job],
+                    "responses": {"200": {**_json("The job.", "Timelapse"), "links": links}, "404": missing,
+                                  "503": UNAVAILABLE}},
+            "delete": {"operationId": "deleteTimelapse",
+                       "summary": "Cancel a job (its encoding stops, nothing is kept) or delete a finished one",
+                       "parameters": [job], "security": [{"bearer": []}],
+                       "responses": {"204": {"description": "Cancelled or deleted."}, "401": unauthorized,
+                                     "403": disabled, "404": missing, "503": UNAVAILABLE}}},
+        "/api/timelapses/{job_id}/video": {"get": {
+            "operationId": "getTimelapseVideo",
+            "summary": "The finished time-lapse (video/mp4); Range requests for seeking",
+            "parameters": [job],
+            "responses": {
+                "200": {"description": "The whole MP4.", "headers": video_headers, "content": mp4},
+                "206": {"description": "The range asked for (`Range: bytes=...`).", "headers": video_headers,
+                        "content": mp4},
+                "304": {"description": "Not modified (If-None-Match)."},
+                "404": missing,
+                "409": _error("The job is not done (still running, or failed): no video."),
+                "410": _error("The video expired or was deleted."),
+                "416": _error("The range is not within the video."),
+                "503": UNAVAILABLE}}},
+    }
+    return paths, schemas
+
+
 @lru_cache(maxsize=1)
 def spec() -> dict:
     """Return the OpenAPI document."""
@@ -209,6 +307,29 @@ def spec() -> dict:
                                      "contentSchema": _ref("Announcement")},
                             "retry": {"type": "integer"}}}}}},
                     "503": UNAVAILABLE}}},
+            "/api/export.zip": {"get": {
+                "operationId": "exportZip",
+                "summary": "The filter's captures as one ZIP, streamed: full images (the thumbnail where the full one "
+                           "expired), captures.json and captures.csv",
+                "description": "Files are `<UTC day>/<device>_<UTC time>_<id>.<ext>` (`..._<id>_thumbnail.jpg` for a "
+                               "thumbnail standing in for an expired full image), stored, not deflated; device names are "
+                               "made safe for any file system. The sidecars list exactly the captures in the archive, "
+                               "with the item fields of /api/captures plus `file` and `content` (`image` or "
+                               "`thumbnail`). More matches than the server's limit (10,000 by default) is a 400 "
+                               "saying so before anything is sent.",
+                "parameters": query_parameters(ExportParams),
+                "responses": {"200": {
+                    "description": "A ZIP archive, sent as it is written (no Content-Length).",
+                    "headers": {"Content-Disposition": {
+                        "required": True, "description": "attachment; filename=pigallery-<oldest day>_<newest day>.zip "
+                                                         "(UTC days of the captures in it; one day once; "
+                                                         "pigallery-empty.zip when none match)",
+                        "schema": {"type": "string", "pattern": "^attachment; filename=pigallery-(empty|[0-9]{4}-[0-9]{2}-"
+                                                                "[0-9]{2}(_[0-9]{4}-[0-9]{2}-[0-9]{2})?)\\.zip$"}}},
+                    "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                    "400": _error("A parameter is wrong (`parameter` names it), or the filters match more captures "
+                                  "than one export holds (`total`, `max_captures`)."),
+                    "503": UNAVAILABLE}}},
             "/api/openapi.json": {"get": {"operationId": "getOpenapi", "summary": "This document",
                                           "responses": {"200": {
                                               "description": "OpenAPI 3.1 JSON.",
@@ -221,6 +342,9 @@ def spec() -> dict:
         "components": {"schemas": SCHEMAS,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+    paths, schemas = timelapse_spec()
+    document["paths"].update(paths)
+    document["components"]["schemas"] = {**document["components"]["schemas"], **schemas}
     for operations in document["paths"].values():
         for operation in operations.values():
             operation["responses"]["414"] = TOO_LONG

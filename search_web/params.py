@@ -27,6 +27,8 @@ ORDINAL_DATE = re.compile(r"(\d{4})-?(\d{3})", re.ASCII)
 # `to` would silently drop the other six days, so it is refused instead.
 WEEK_ONLY = re.compile(r"\d{4}(-?)W\d{2}", re.ASCII)
 EPOCH_DAY = dt.date(1970, 1, 1)
+# A time of day to the minute, as <input type="time"> sends it.
+CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])", re.ASCII)
 
 
 class BadParameter(ValueError):
@@ -96,6 +98,14 @@ def parse_zone(value) -> dt.tzinfo:
         raise ValueError(f"unknown time zone {value!r}; expected an IANA name such as Europe/Berlin or UTC") from None
 
 
+def parse_clock(value) -> int:
+    """Read a time of day HH:MM (00:00 to 23:59); return its minute of the day."""
+    match = CLOCK.fullmatch(str(value))
+    if not match:
+        raise ValueError(f"expected a time of day HH:MM such as 06:00 or 22:30, got {value!r}")
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
 def parse_device(value) -> str:
     """Check a device name the way the model does (trimmed, no control characters)."""
     return Capture.clean_device(str(value))
@@ -112,6 +122,11 @@ Zone = Annotated[
     dt.tzinfo,
     PlainValidator(parse_zone),
     WithJsonSchema({"type": "string", "description": "IANA time zone name", "examples": ["Europe/Berlin", "Asia/Kolkata"]}),
+]
+Clock = Annotated[
+    int,
+    PlainValidator(parse_clock),
+    WithJsonSchema({"type": "string", "pattern": f"^{CLOCK.pattern}$", "examples": ["06:00", "22:30"]}),
 ]
 Device = Annotated[str, PlainValidator(parse_device), WithJsonSchema({"type": "string", "maxLength": 128})]
 Number = Annotated[float, Field(allow_inf_nan=False)]
@@ -144,6 +159,17 @@ class FilterParams(BaseModel):
     lux_max: Optional[Number] = Field(None, description="Highest estimated illuminance (lux).")
     exposure_min: Optional[int] = Field(None, ge=0, description="Shortest exposure time (microseconds).")
     exposure_max: Optional[int] = Field(None, ge=0, description="Longest exposure time (microseconds).")
+    time_from: Optional[Clock] = Field(None, description=(
+        "Start of a time-of-day window, HH:MM in `tz`, inclusive: only captures taken from this time of day up to "
+        "time_to, on any day. Without time_to the window ends at midnight."))
+    time_to: Optional[Clock] = Field(None, description=(
+        "End of the time-of-day window, HH:MM in `tz`, exclusive: 06:00 to 07:00 is one hour, 00:00 the midnight "
+        "that ends the day. At or before time_from the window crosses midnight (22:00 to 02:00 is four hours); "
+        "equal to it, the whole day. Without time_from the window starts at midnight. Captures stored before this "
+        "filter existed match it only once `pigallery index backfill` has run."))
+    tz: Optional[Zone] = Field(None, description=(
+        "IANA time zone time_from and time_to are read in, across DST changes: a local time the clocks skip "
+        "matches nothing that day, one they repeat matches both times. UTC when absent."))
 
     def check(self) -> None:
         """Refuse ranges whose low end is above their high end."""
@@ -163,7 +189,15 @@ class FilterParams(BaseModel):
             triggers=tuple(dict.fromkeys(self.trigger)),
             lux_min=self.lux_min, lux_max=self.lux_max,
             exposure_min=self.exposure_min, exposure_max=self.exposure_max,
+            **self._window(),
         )
+
+    def _window(self) -> dict:
+        """The time-of-day window as Filters has it: none at all for the whole day."""
+        start, end = self.time_from or 0, self.time_to or 0  # an end at 00:00 is the midnight ending the day
+        if start == end:
+            return {}
+        return {"time_from": start, "time_to": end, "zone": None if self.tz is None else str(self.tz)}
 
 
 class SearchParams(FilterParams):
@@ -191,8 +225,8 @@ class FacetParams(FilterParams):
                           "the bucket to use.")
     tz: Optional[Zone] = Field(
         None, description="IANA time zone the histogram's hours, days, weeks (from Monday), months (the 1st) and "
-                          "years (1 January) start in, across DST changes; UTC when absent. Bucket starts carry "
-                          "that zone's offset.")
+                          "years (1 January) start in, and time_from and time_to are read in, across DST changes; "
+                          "UTC when absent. Bucket starts carry that zone's offset.")
 
 
 def parse(model: type[FilterParams], args) -> FilterParams:

@@ -2,6 +2,8 @@
 import { el, formatNumber, formatShort, formatTime, fromLocalInput, isoWithOffset, toLocalInput, zoneLabel } from "./format.js";
 import { deviceCounts, histogram, renderDevices, renderTimeline } from "./facets.js";
 import { Lightbox } from "./lightbox.js";
+import { initTimelapse } from "./timelapse.js";
+import { updateExport } from "./export.js";
 import { api, apiParams, emptyState, hasFilters, readState, stateQuery, timelineParams } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,7 +29,8 @@ const lightbox = new Lightbox({
 /* Filters <-> form <-> URL */
 
 function fillForm() {
-  for (const name of ["lux_min", "lux_max", "exposure_min", "exposure_max"]) form.elements[name].value = state[name];
+  for (const name of ["lux_min", "lux_max", "exposure_min", "exposure_max", "time_from", "time_to"]) form.elements[name].value = state[name];
+  showTimeOfDay();
   form.elements.sort.value = state.sort || "newest";
   for (const box of form.querySelectorAll('input[name="trigger"]')) box.checked = state.trigger.includes(box.value);
   for (const name of ["from", "to"]) {
@@ -42,9 +45,19 @@ function fillForm() {
   $("grid").setAttribute("aria-label", state.sort === "oldest" ? "Captures, oldest first" : "Captures, newest first");
 }
 
+/** The time-of-day window as an active filter ("Every day 12:00–12:15"), with a button clearing it. */
+function showTimeOfDay() {
+  const { time_from: start, time_to: end } = state;
+  const text = start && end ? `${start}–${end}` : start ? `from ${start}` : end ? `until ${end}` : "";
+  $("time-of-day").replaceChildren(...(text ? [el("span", { className: "tag is-link is-light", "data-active": "time-of-day" },
+    `Every day ${text}`,
+    el("button", { type: "button", className: "delete is-small", "aria-label": "Clear the time of day",
+      onclick: () => apply({ ...state, time_from: "", time_to: "" }) }))] : []));
+}
+
 function formState() {
   const next = { ...state };
-  for (const name of ["lux_min", "lux_max", "exposure_min", "exposure_max"]) next[name] = form.elements[name].value.trim();
+  for (const name of ["lux_min", "lux_max", "exposure_min", "exposure_max", "time_from", "time_to"]) next[name] = form.elements[name].value.trim();
   next.sort = form.elements.sort.value === "oldest" ? "oldest" : "";
   next.trigger = [...form.querySelectorAll('input[name="trigger"]:checked')].map((b) => b.value);
   return next;
@@ -120,6 +133,7 @@ function setTotal(total) {
   view.total = Math.max(0, total);
   $("total").textContent = formatNumber(view.total);
   $("total-label").textContent = view.total === 1 ? "capture" : "captures";
+  updateExport($("export"), view.params, view.total); // the grid's own parameters
 }
 
 function setMore() {
@@ -244,6 +258,7 @@ function reload() {
   view.generation += 1;
   Object.assign(view, { items: [], ids: new Set(), cursor: null, done: false, counted: null, late: 0, loading: null, pending: [],
     params: apiParams(state) });
+  updateExport($("export"), view.params, null); // disabled until the first page gives the total
   $("grid").replaceChildren();
   $("new-banner").hidden = true;
   loadFacets(view.generation);
@@ -343,3 +358,4 @@ new IntersectionObserver((entries) => {
 }, { rootMargin: `0px 0px ${NEAR_BOTTOM} 0px` }).observe($("sentinel"));
 reload();
 connectLive();
+initTimelapse(() => view.params); // a time-lapse of what the grid shows

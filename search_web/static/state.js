@@ -3,7 +3,8 @@
 import { isoWithOffset, viewerZone } from "./format.js";
 
 const LISTS = ["device", "trigger"];
-const SCALARS = ["from", "to", "range", "lux_min", "lux_max", "exposure_min", "exposure_max", "sort"];
+// time_from/time_to: a time-of-day window ("HH:MM", every day) in the viewer's zone.
+const SCALARS = ["from", "to", "range", "lux_min", "lux_max", "exposure_min", "exposure_max", "time_from", "time_to", "sort"];
 export const RANGES = { "1h": "last hour", today: "today", "7d": "last 7 days", "30d": "last 30 days" };
 
 /** Read the filters from a query string. */
@@ -49,6 +50,8 @@ export function apiParams(state, { without } = {}) {
     params.delete("to");
   }
   if (without) params.delete(without);
+  // A time-of-day window is the viewer's wall-clock time: the API reads it in this zone, DST and all.
+  if ((state.time_from || state.time_to) && viewerZone) params.set("tz", viewerZone);
   return params;
 }
 

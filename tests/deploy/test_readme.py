@@ -20,7 +20,7 @@ MANY_SERVICES = {"up", "logs", "stop", "start", "restart", "build", "ps", "pull"
 
 def compose_commands(text: str) -> list[list[str]]:
     """Every `docker compose ...` line in the README's code blocks, continuation lines joined."""
-    blocks = re.findall(r"```(?:sh|bash|console)?\n(.*?)```", text, re.S)
+    blocks = re.findall(r"```(?:sh|bash|console|shell)?\n(.*?)```", text, re.S)
     commands = []
     for block in blocks:
         for line in block.replace("\\\n", " ").splitlines():
