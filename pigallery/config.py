@@ -94,6 +94,9 @@ ENVIRONMENT = {
     "spool_dir": "PIGALLERY_SPOOL_DIR",
     "spool_max_mb": "PIGALLERY_SPOOL_MAX_MB",
     "import_timezone": "PIGALLERY_IMPORT_TZ",
+    "timelapse_ttl": "PIGALLERY_TIMELAPSE_TTL",
+    "timelapse_max_bytes": "PIGALLERY_TIMELAPSE_MAX_BYTES",
+    "timelapse_max_waiting": "PIGALLERY_TIMELAPSE_MAX_WAITING",
 }
 
 
@@ -130,6 +133,11 @@ class Settings:
     spool_max_mb: int = 1024
     # IANA zone for imported photos whose EXIF time has no offset ("" = this machine's zone).
     import_timezone: str = ""
+    # Time-lapses: seconds a finished video is kept, bytes all videos may take together, and
+    # jobs that may wait per web process.
+    timelapse_ttl: int = 86400
+    timelapse_max_bytes: int = 512 * 1024 * 1024
+    timelapse_max_waiting: int = 3
 
     def __post_init__(self):
         # Frozen: fields are set through object.__setattr__, and only here.

@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         PAGE_SIZE=settings.page_size,
         MAX_PAGE_SIZE=settings.max_page_size,
         SECRET_KEY=settings.secret_key,
+        TIMELAPSE_TTL=settings.timelapse_ttl,
+        TIMELAPSE_MAX_BYTES=settings.timelapse_max_bytes,
+        TIMELAPSE_MAX_WAITING=settings.timelapse_max_waiting,
         # A Server-Sent Events stream holds a worker: heartbeat to notice gone clients,
         # and end after a while so the browser's EventSource reconnects elsewhere.
         EVENTS_HEARTBEAT=15.0,

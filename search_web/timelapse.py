@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
-import os
 import time
 from typing import Optional
 
@@ -28,10 +27,6 @@ from .params import BadParameter, FilterParams, Number, Zone, parse
 
 bp = Blueprint("timelapse", __name__, url_prefix="/api")
 
-# Defaults of the settings below (app.config keys, or the environment variables in brackets).
-DEFAULT_TTL = 86400  # TIMELAPSE_TTL (PIGALLERY_TIMELAPSE_TTL): seconds a finished video is kept
-DEFAULT_MAX_BYTES = 512 * 1024 * 1024  # TIMELAPSE_MAX_BYTES (PIGALLERY_TIMELAPSE_MAX_BYTES): all videos together
-DEFAULT_MAX_WAITING = 3  # TIMELAPSE_MAX_WAITING (PIGALLERY_TIMELAPSE_MAX_WAITING): jobs waiting per process
 MAX_BODY = 64 * 1024  # a few filters and options; anything near this is not a real request
 EVERY = f"^{encoder.EVERY.pattern}$"
 DAILY_AT = f"^{encoder.DAILY_AT.pattern}$"
@@ -166,12 +161,9 @@ def as_args(body) -> MultiDict:
     return MultiDict(pairs)
 
 
-def setting(name: str, default: int) -> int:
-    """A time-lapse setting: app.config, else PIGALLERY_<NAME>, else the default."""
-    if name in current_app.config:
-        return int(current_app.config[name])
-    raw = os.environ.get(f"PIGALLERY_{name}", "").strip()
-    return int(raw) if raw.isdigit() else default
+def setting(name: str) -> int:
+    """A time-lapse setting, as create_app took it from Settings (PIGALLERY_TIMELAPSE_*)."""
+    return int(current_app.config[name])
 
 
 @bp.errorhandler(BadParameter)
@@ -256,7 +248,7 @@ def create_timelapse():
     if body is None:
         raise BadParameter("body", "the body must be JSON (Content-Type: application/json)")
     params = parse(TimelapseParams, as_args(body))
-    max_bytes = setting("TIMELAPSE_MAX_BYTES", DEFAULT_MAX_BYTES)
+    max_bytes = setting("TIMELAPSE_MAX_BYTES")
     used, count, soonest = videos.usage()
     if used >= max_bytes:
         wait = f"; the soonest expires at {iso(soonest)}" if soonest else ""
@@ -266,9 +258,9 @@ def create_timelapse():
     plan = params.plan()
     job_id = videos.new_id()
     videos.create(job_id, params.described(), width=plan.width, height=plan.height)
-    job = encoder.Job(job_id, plan, ttl=setting("TIMELAPSE_TTL", DEFAULT_TTL), max_bytes=max_bytes)
+    job = encoder.Job(job_id, plan, ttl=setting("TIMELAPSE_TTL"), max_bytes=max_bytes)
     try:
-        encoder.runner(setting("TIMELAPSE_MAX_WAITING", DEFAULT_MAX_WAITING)).submit(job)
+        encoder.runner(setting("TIMELAPSE_MAX_WAITING")).submit(job)
     except encoder.Busy as exc:
         videos.delete(job_id)
         return error_response(409, str(exc))
