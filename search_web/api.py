@@ -1,7 +1,6 @@
 """The JSON search API: captures, their images, facets and statistics."""
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from typing import Optional
@@ -15,6 +14,7 @@ from models.capture import UnreadableCapture, stored_time
 from models.events import iso
 
 from .errors import error_response
+from .security import token_refusal
 from .params import PK, BadParameter, Cursors, FacetParams, SearchParams, parse
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -195,15 +195,9 @@ def thumbnail(pk: str):
 @bp.delete("/captures/<pk>")
 def delete_capture(pk: str):
     """Delete a capture and its images; needs the API token."""
-    token = current_app.config.get("API_TOKEN")
-    if not token:
-        return error_response(403, "deletion is disabled: set PIGALLERY_API_TOKEN on the server to enable it")
-    auth = request.authorization
-    given = auth.token if auth is not None and auth.type == "bearer" else None
-    if not given or not hmac.compare_digest(given.encode(), token.encode()):
-        response = error_response(401, "send the API token as `Authorization: Bearer <token>`")
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
+    refusal = token_refusal("deletion is")
+    if refusal is not None:
+        return refusal
     if not PK.match(pk) or not Capture.remove(pk):
         raise NotFound(pk)
     return "", 204

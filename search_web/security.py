@@ -1,7 +1,12 @@
 """Security headers on every reply: the page, the API, errors, images, static files, events."""
 from __future__ import annotations
 
-from flask import Flask, Response
+import hmac
+from typing import Optional
+
+from flask import Flask, Response, current_app, request
+
+from .errors import error_response
 
 # What the gallery needs and nothing more. Its scripts and styles are files from this origin
 # (nothing inline: an injected <script> or onerror= does not run even if some text ever became
@@ -40,3 +45,20 @@ def add_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Register the headers app-wide: after_request runs for error handlers' replies too."""
     app.after_request(add_headers)
+
+
+def token_refusal(feature: str) -> Optional[Response]:
+    """The reply refusing this request's API token for `feature`, or None when it may go on.
+
+    403 when the server has no token (the feature is off), 401 for a missing or wrong one.
+    """
+    token = current_app.config.get("API_TOKEN")
+    if not token:
+        return error_response(403, f"{feature} disabled: set PIGALLERY_API_TOKEN on the server to enable it")
+    auth = request.authorization
+    given = auth.token if auth is not None and auth.type == "bearer" else None
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        response = error_response(401, "send the API token as `Authorization: Bearer <token>`")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return None

@@ -6,7 +6,6 @@ anyone load the server); a job's status and video are read by its id, 128 random
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
 import time
 from typing import Optional
@@ -23,6 +22,7 @@ from models.events import iso
 
 from . import timelapse_encoder as encoder
 from .errors import error_response
+from .security import token_refusal
 from .params import BadParameter, FilterParams, Number, Zone, parse
 
 bp = Blueprint("timelapse", __name__, url_prefix="/api")
@@ -177,20 +177,6 @@ def no_permission(exc):
                                "see the README's Time-lapses section")
 
 
-def refused() -> Optional[object]:
-    """The reply refusing this request's token, or None when it may go on (as DELETE of a capture)."""
-    token = current_app.config.get("API_TOKEN")
-    if not token:
-        return error_response(403, "time-lapses are disabled: set PIGALLERY_API_TOKEN on the server to enable them")
-    auth = request.authorization
-    given = auth.token if auth is not None and auth.type == "bearer" else None
-    if not given or not hmac.compare_digest(given.encode(), token.encode()):
-        response = error_response(401, "send the API token as `Authorization: Bearer <token>`")
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-    return None
-
-
 def status(job: dict) -> dict:
     """A job as the API shows it."""
     total, done = job.get("frames_total"), job.get("frames_done", 0)
@@ -239,7 +225,7 @@ def not_found(exc: JobNotFound):
 @bp.post("/timelapses")
 def create_timelapse():
     """Start a time-lapse of the captures matching the filters; 202 with its status."""
-    answer = refused()
+    answer = token_refusal("time-lapses are")
     if answer is not None:
         return answer
     if (request.content_length or 0) > MAX_BODY:
@@ -277,7 +263,7 @@ def get_timelapse(job_id: str):
 @bp.delete("/timelapses/<job_id>")
 def delete_timelapse(job_id: str):
     """Cancel a job (its ffmpeg stops within a second; nothing is kept) or delete a finished one's video."""
-    answer = refused()
+    answer = token_refusal("time-lapses are")
     if answer is not None:
         return answer
     if not videos.JOB_ID.match(job_id) or not videos.delete(job_id):
