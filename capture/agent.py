@@ -189,7 +189,9 @@ class Saver:
 
     def entry(self, frame: Frame, trigger: str) -> Entry:
         # The thumbnail is made here on the Pi, so the spool holds everything Redis needs.
-        metadata = {"device": self.device, "taken_at": frame.taken_at.isoformat(), "trigger": trigger, **frame.metadata}
+        # The time is the Pi's own clock at the shot (a replayed folder's too): time_source says so.
+        metadata = {"device": self.device, "taken_at": frame.taken_at.isoformat(), "trigger": trigger,
+                    "time_source": "camera", **frame.metadata}
         return Entry(str(ULID()), metadata, frame.image, images.thumbnail(frame.image))
 
     def save(self, frame: Frame, trigger: str) -> str:

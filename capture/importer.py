@@ -113,6 +113,13 @@ def resolve_time(exif_time: Optional[dt.datetime], mtime: float, zone: Optional[
     return exif_time.astimezone(dt.timezone.utc)
 
 
+def source_name(path: Path) -> str:
+    """The file's own name as the gallery shows it: bytes that are no UTF-8 and control characters
+    (a Linux name may hold both) become U+FFFD; at most 255 characters, as the model takes."""
+    name = os.fsencode(path.name).decode("utf-8", "replace")
+    return "".join("\ufffd" if ord(c) < 32 or ord(c) == 127 else c for c in name)[:255]
+
+
 def already_stored(pk: str, report: Report) -> bool:
     """Whether a capture with this id exists; False if this Redis user may not read."""
     try:
@@ -154,6 +161,7 @@ def import_file(path: Path, report: Report, device: Optional[str], zone: Optiona
         report.skipped.append((path, why_unreadable(data, exc)))
         return
     taken_at = note = None
+    time_source = "exif"
     if facts["taken_at"] is None:
         note = "no EXIF date: using the file's modification time"
     else:
@@ -165,7 +173,7 @@ def import_file(path: Path, report: Report, device: Optional[str], zone: Optiona
             note = (f"EXIF date {facts['taken_at']} falls outside the years 1-9999 in UTC: "
                     "using the file's modification time")
     if taken_at is None:
-        taken_at = resolve_time(None, st.st_mtime, zone)
+        taken_at, time_source = resolve_time(None, st.st_mtime, zone), "file"  # a guess, shown as one
     metadata = {k: v for k, v in facts.items() if k != "taken_at" and v is not None}
     device = device or camera_name(facts["camera_make"], facts["camera_model"]) or UNKNOWN_DEVICE
     try:
@@ -176,7 +184,8 @@ def import_file(path: Path, report: Report, device: Optional[str], zone: Optiona
             # read_exif has judged the size and the EXIF already: Pillow's warnings about them
             # (DecompressionBombWarning, skipped tags) would only print through the progress bar.
             warnings.filterwarnings("ignore", module=r"PIL\.")
-            Capture.create(data, pk=pk, device=device, taken_at=taken_at, trigger="import", **metadata)
+            Capture.create(data, pk=pk, device=device, taken_at=taken_at, trigger="import", time_source=time_source,
+                           source_name=source_name(path), **metadata)
     except InvalidCapture as exc:
         report.skipped.append((path, str(exc)))
         return

@@ -6,11 +6,16 @@ import datetime as dt
 from collections import Counter
 from typing import Optional
 
-from . import schema
-from .query import (CYCLE, DAY, EARLY, LATE, UTC, Filters, _inward, build, day_ranges, occupied, offset_at,
-                    offset_spans, readable, run, time_of_day, window_stretches, window_zone, zone_spans)
+from redis.commands.search import reducers
+from redis.commands.search.aggregation import AggregateRequest, Asc, Desc
 
-# offset_spans lives in query.py with the other offset helpers; tests find it here too.
+from . import schema
+from .filters import UTC, Filters, readable, window_zone
+from .query import build, run
+from .windows import occupied, time_of_day, window_stretches
+from .zones import CYCLE, DAY, EARLY, LATE, day_ranges, inward, offset_at, offset_spans, zone_spans
+
+# offset_spans lives in zones.py with the other offset helpers; tests find it here too.
 __all__ = ["facets", "stats", "histogram", "offset_spans", "TooManyBuckets"]
 
 HOUR, WEEK = 3600, 7 * 86400
@@ -28,9 +33,9 @@ NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 EPOCH_ORDINAL = NAIVE_EPOCH.toordinal()
 
 
-def _aggregate(*commands: tuple) -> list[list[dict]]:
-    """Run FT.AGGREGATE commands in one round trip; return each one's rows."""
-    replies = run("FT.AGGREGATE", *((*args, "DIALECT", 2) for args in commands))
+def _aggregate(*requests: AggregateRequest) -> list[list[dict]]:
+    """Run FT.AGGREGATE requests in one round trip; return each one's rows."""
+    replies = run("FT.AGGREGATE", *(request.dialect(2).build_args() for request in requests))
     return [[row["extra_attributes"] for row in reply["results"]] for reply in replies]
 
 
@@ -38,14 +43,17 @@ class TooManyBuckets(ValueError):
     """The histogram would have more bars than one aggregation returns."""
 
 
-def _counts(field: str) -> tuple:
-    return ("GROUPBY", 1, f"@{field}", "REDUCE", "COUNT", 0, "AS", "count",
-            "SORTBY", 4, "@count", "DESC", f"@{field}", "ASC", "LIMIT", 0, MAX_ROWS)
+def _counts(query: str, field: str) -> AggregateRequest:
+    """Captures per value of `field`, most first (ties by value)."""
+    return (AggregateRequest(query).group_by(f"@{field}", reducers.count().alias("count"))
+            .sort_by(Desc("@count"), Asc(f"@{field}")).limit(0, MAX_ROWS))
 
 
-def _span() -> tuple:
-    return ("GROUPBY", 0, "REDUCE", "COUNT", 0, "AS", "count",
-            "REDUCE", "MIN", 1, "@taken_at", "AS", "oldest", "REDUCE", "MAX", 1, "@taken_at", "AS", "newest")
+def _span(query: str) -> AggregateRequest:
+    """How many captures, and the oldest and newest taken_at among them."""
+    return AggregateRequest(query).group_by([], reducers.count().alias("count"),
+                                            reducers.min("@taken_at").alias("oldest"),
+                                            reducers.max("@taken_at").alias("newest"))
 
 
 def auto_bucket(seconds: float) -> str:
@@ -67,11 +75,11 @@ def _wall_offset(zone: dt.tzinfo, wall: int) -> int:
     A wall time that clocks skip or repeat gets the offset before the change (PEP 495, fold=0),
     so a skipped midnight resolves to the jump itself and a repeated one to its first occurrence.
     """
-    local = NAIVE_EPOCH + dt.timedelta(seconds=_inward(wall))
+    local = NAIVE_EPOCH + dt.timedelta(seconds=inward(wall))
     return int(local.replace(tzinfo=zone).utcoffset().total_seconds())
 
 
-def _key(bucket: str, offset: int) -> tuple:
+def _key(bucket: str, offset: int) -> dict[str, str]:
     """APPLY steps giving each capture's bucket as @start, under a constant UTC `offset`.
 
     Hour keys are instants. Day and week keys are local wall-clock seconds; month keys count
@@ -87,16 +95,15 @@ def _key(bucket: str, offset: int) -> tuple:
         key = f"floor(({local} - {origin}) / {size}) * {size} + {origin}"
         if bucket == "hour":
             key += f" {'+' if offset < 0 else '-'} {abs(offset)}"
-        return ("APPLY", key, "AS", "start")
+        return {"start": key}
     # Days from 0000-03-01, its 400-year era, the day and year within the era (years from March).
     day_of_year = "@doe - 365 * @yoe - floor(@yoe / 4) + floor(@yoe / 100)"  # from 1 March
     month = f"12 * (@yoe + 400 * @era) + floor((5 * ({day_of_year}) + 2) / 153) + 2"
-    return ("APPLY", f"floor(({local}) / {DAY}) + 719468", "AS", "days",
-            "APPLY", "floor(@days / 146097)", "AS", "era",
-            "APPLY", "@days - @era * 146097", "AS", "doe",
-            "APPLY", "floor((@doe - floor(@doe / 1460) + floor(@doe / 36524) - floor(@doe / 146096)) / 365)",
-            "AS", "yoe",
-            "APPLY", month if bucket == "month" else f"floor(({month}) / 12)", "AS", "start")
+    return {"days": f"floor(({local}) / {DAY}) + 719468",  # in this order: each APPLY uses those before
+            "era": "floor(@days / 146097)",
+            "doe": "@days - @era * 146097",
+            "yoe": "floor((@doe - floor(@doe / 1460) + floor(@doe / 36524) - floor(@doe / 146096)) / 365)",
+            "start": month if bucket == "month" else f"floor(({month}) / 12)"}
 
 
 def _first_day(year: int, month: int) -> int:
@@ -144,19 +151,18 @@ def histogram(filters: Filters, bucket: str, zone: dt.tzinfo,
     range, all in one round trip. Calendar rows are keyed by local wall-clock start, so a DST
     day's two spans add up to one 23- or 25-hour bar; hour rows are keyed by instant, so the
     hour repeated when clocks go back stays two bars. Spans are found only in `stretches`
-    (see query.occupied). Bars are {"start": instant, "offset": zone's offset there, "count"}.
+    (see windows.occupied). Bars are {"start": instant, "offset": zone's offset there, "count"}.
     A time-of-day window read in this same zone is, within one span, just its day_second ranges
-    at the span's offset: exact when `stretches` are query.window_stretches(filters), which hold
+    at the span's offset: exact when `stretches` are windows.window_stretches(filters), which hold
     every capture the window picks from. Otherwise each span takes the whole `clock`.
     """
     same_zone = filters.windowed and window_zone(filters) == zone
     commands = []
     for since, until, offset in zone_spans(zone, stretches, filters.since, filters.until):
-        commands.append((
-            build(dataclasses.replace(filters, since=since, until=until),
-                  clock=day_ranges(filters, offset) if same_zone else clock), *_key(bucket, offset),
-            "GROUPBY", 1, "@start", "REDUCE", "COUNT", 0, "AS", "count", "LIMIT", 0, MAX_ROWS,
-        ))
+        query = build(dataclasses.replace(filters, since=since, until=until),
+                      clock=day_ranges(filters, offset) if same_zone else clock)
+        commands.append(AggregateRequest(query).apply(**_key(bucket, offset))
+                        .group_by("@start", reducers.count().alias("count")).limit(0, MAX_ROWS))
     counts: Counter[int] = Counter()
     for rows in _aggregate(*commands):
         for row in rows:
@@ -179,7 +185,7 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
     window = window_stretches(filters) if filters.windowed else None
     clock = time_of_day(filters, window)
     query = build(readable(filters), clock=clock)
-    devices, triggers, span = _aggregate((query, *_counts("device")), (query, *_counts("trigger")), (query, *_span()))
+    devices, triggers, span = _aggregate(_counts(query, "device"), _counts(query, "trigger"), _span(query))
     total = int(span[0]["count"]) if span else 0
     oldest, newest = (float(span[0]["oldest"]), float(span[0]["newest"])) if total else (0.0, 0.0)
     lo = filters.since if filters.since is not None else oldest
@@ -210,10 +216,10 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
 
 def stats() -> dict:
     """Return totals, per-device counts, oldest/newest, bytes stored and the index state."""
-    sums = ("GROUPBY", 0, "REDUCE", "SUM", 1, "@image_size", "AS", "image_bytes",
-            "REDUCE", "SUM", 1, "@thumbnail_size", "AS", "thumbnail_bytes")
     everything = build(readable(Filters()))
-    devices, span, size = _aggregate((everything, *_counts("device")), (everything, *_span()), (everything, *sums))
+    sums = AggregateRequest(everything).group_by([], reducers.sum("@image_size").alias("image_bytes"),
+                                                 reducers.sum("@thumbnail_size").alias("thumbnail_bytes"))
+    devices, span, size = _aggregate(_counts(everything, "device"), _span(everything), sums)
     total = int(span[0]["count"]) if span else 0
     return {
         "total": total,

@@ -7,11 +7,10 @@ import time
 from typing import Callable, Optional
 
 import redis
-from redis_om import Migrator
-from redis_om.model.migrations.schema.legacy_migrator import schema_hash_key, schema_text_key
 
 from models import Capture
-from models.capture import EARLIEST, END, day_second, stored_time
+from models.om import Migrator, schema_hash_key, schema_text_key
+from models.capture import EARLIEST, END, PK, day_second, stored_time
 
 
 class IndexNotCreated(RuntimeError):
@@ -150,8 +149,6 @@ def backfill(progress: Optional[Callable[[int], None]] = None, batch: int = 1000
     writing the missing ones. `progress` gets the number of captures each batch looked at.
     Safe to run while captures are stored and deleted, and again: what is right is left alone.
     """
-    from .query import PK  # query imports this module
-
     conn = _conn()
     prefix = Capture.make_primary_key("")
     script = conn.register_script(_BACKFILL)

@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Iterable, Iterator, Optional
 
 from models import Capture
+from models.capture import PK
 
 from . import query
-from .query import PK, RETURN_FIELDS, Filters, Position
+from .filters import Filters, Position
+from .rows import RETURN_FIELDS, row
 
 
 def pages(filters: Filters, newest_first: bool = True, size: int = 200) -> Iterator[list[dict]]:
@@ -43,7 +45,7 @@ def selected(filters: Filters, pks: Iterable[str], newest_first: bool = True) ->
             "RETURN", len(RETURN_FIELDS), *RETURN_FIELDS, "LIMIT", 0, len(keys), "DIALECT", 2)
     rows = []
     for reply_row in query.run("FT.SEARCH", args)[0]["results"]:
-        item = query.row(reply_row["id"].rsplit(":", 1)[1], reply_row["extra_attributes"])
+        item = row(reply_row["id"].rsplit(":", 1)[1], reply_row["extra_attributes"])
         item["taken_at"] = float(reply_row["sortkey"][1:])
         rows.append(item)
     # Ties on taken_at by id, as page() orders them.

@@ -2,7 +2,8 @@
 from redis_om import NotFoundError
 
 from .capture import BINARY_FIELDS, TRIGGERS, Capture, InvalidCapture
-from .db import bind
+from .db import SearchUnavailable, bind, connect
 from .images import InvalidImage
 
-__all__ = ["BINARY_FIELDS", "TRIGGERS", "Capture", "InvalidCapture", "InvalidImage", "NotFoundError", "bind"]
+__all__ = ["BINARY_FIELDS", "TRIGGERS", "Capture", "InvalidCapture", "InvalidImage", "NotFoundError",
+           "SearchUnavailable", "bind", "connect"]

@@ -5,6 +5,7 @@ import datetime as dt
 import functools
 import logging
 import math
+import re
 from contextvars import ContextVar
 from typing import Any, Mapping, Optional
 
@@ -19,6 +20,18 @@ log = logging.getLogger(__name__)
 # contain, so `a|b` or `a,b` is one exact tag (redis-om's default `|` would split it).
 TAG_SEPARATOR = "\x1f"
 TRIGGERS = ("interval", "gpio", "motion", "manual", "import")
+# How a capture's taken_at is known: an imported file's EXIF date, the capturing Pi's own clock, or an
+# imported file's modification time (a guess: the file may have been copied or edited since).
+TIME_SOURCES = ("exif", "camera", "file")
+# A capture id: a ULID, as redis-om makes primary keys (and safe inside a quoted filter literal).
+PK = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+# What of a capture leaves the store, marked on each field (models.wire derives from these marks the
+# index's RETURN list and row types, the API's items, the announcement, and their OpenAPI schemas):
+# LISTED fields come back from a search; ITEM fields do too and are shown in items as they are. A
+# new field the gallery should show is marked ITEM here and nothing else changes. Image bytes are
+# never model fields, so never listed.
+LISTED = {"wire": "listed"}
+ITEM = {"wire": "item"}
 # Hash fields that hold raw bytes. They are not model fields on purpose: redis-om
 # would base64 them (+33% RAM) and its decoding client cannot read them.
 IMAGE_FIELD = "image"
@@ -111,30 +124,51 @@ class Capture(HashModel, index=True):
 
     # SORTABLE keeps a copy in the index, so facet GROUPBY/SUM need not read every
     # hash (measured at 100k captures: 5 ms instead of 75 ms per device facet).
-    device: str = Field(index=True, case_sensitive=True, separator=TAG_SEPARATOR, sortable=True)
-    taken_at: dt.datetime = Field(index=True, sortable=True)
-    trigger: str = Field(index=True, separator=TAG_SEPARATOR, sortable=True)
-    exposure_us: Optional[int] = Field(default=None, index=True)
-    lux: Optional[float] = Field(default=None, index=True)
-    analogue_gain: Optional[float] = Field(default=None, index=True)
-    colour_temp_k: Optional[int] = Field(default=None, index=True)
-    width: int = Field(index=True)
-    height: int = Field(index=True)
-    image_size: int = Field(index=True, sortable=True)
+    device: str = Field(index=True, case_sensitive=True, separator=TAG_SEPARATOR, sortable=True,
+                        json_schema_extra=ITEM, description="The camera's name, as its agent was configured.")
+    taken_at: dt.datetime = Field(index=True, sortable=True, json_schema_extra=ITEM,
+                                  description="When the picture was taken, in UTC (see time_source).")
+    trigger: str = Field(index=True, separator=TAG_SEPARATOR, sortable=True,
+                         json_schema_extra={**ITEM, "enum": list(TRIGGERS)}, description="What made the shot.")
+    exposure_us: Optional[int] = Field(default=None, index=True, json_schema_extra=ITEM,
+                                       description="Exposure time in microseconds.")
+    lux: Optional[float] = Field(default=None, index=True, json_schema_extra=ITEM,
+                                 description="Estimated illuminance of the scene (lux).")
+    analogue_gain: Optional[float] = Field(default=None, index=True, json_schema_extra=ITEM)
+    colour_temp_k: Optional[int] = Field(default=None, index=True, json_schema_extra=ITEM,
+                                         description="Colour temperature in kelvin.")
+    width: int = Field(index=True, json_schema_extra=ITEM, description="Width in pixels as stored (see orientation).")
+    height: int = Field(index=True, json_schema_extra=ITEM, description="Height in pixels as stored (see orientation).")
+    image_size: int = Field(index=True, sortable=True, json_schema_extra=ITEM,
+                            description="Bytes of the full-size image.")
     thumbnail_size: int = Field(default=0, index=True, sortable=True)
     mime_type: str = Field(default="image/jpeg", index=True, separator=TAG_SEPARATOR)
-    orientation: int = Field(default=1, index=True)
-    # Where the picture came from when known: EXIF Make/Model or the Pi's sensor, and GPS.
-    camera_make: Optional[str] = Field(default=None, index=True, separator=TAG_SEPARATOR)
-    camera_model: Optional[str] = Field(default=None, index=True, separator=TAG_SEPARATOR)
-    latitude: Optional[float] = Field(default=None, index=True)
-    longitude: Optional[float] = Field(default=None, index=True)
+    orientation: int = Field(default=1, index=True, json_schema_extra=ITEM, description=(
+        "EXIF orientation 1-8 of the stored image (1: upright as stored). 5-8 turn it by 90 degrees, so the "
+        "size as shown is height x width; thumbnails are already upright."))
+    # Where the picture came from when known: EXIF Make/Model or the Pi's sensor, and GPS. Case-sensitive
+    # tags, so the camera filters match exactly, as the device filter does.
+    camera_make: Optional[str] = Field(default=None, index=True, case_sensitive=True, separator=TAG_SEPARATOR,
+                                       json_schema_extra=ITEM, description="EXIF Make, or the Pi camera's maker.")
+    camera_model: Optional[str] = Field(default=None, index=True, case_sensitive=True, separator=TAG_SEPARATOR,
+                                        json_schema_extra=ITEM, description="EXIF Model, or the Pi camera's sensor.")
+    latitude: Optional[float] = Field(default=None, index=True, json_schema_extra=ITEM,
+                                      description="GPS latitude in degrees (north positive), from EXIF.")
+    longitude: Optional[float] = Field(default=None, index=True, json_schema_extra=ITEM,
+                                       description="GPS longitude in degrees (east positive), from EXIF.")
+    # Not indexed: shown, never searched; a search returns them from the hash all the same (RETURN, LOAD).
+    time_source: Optional[str] = Field(default=None, json_schema_extra={**ITEM, "enum": [*TIME_SOURCES, None]},
+                                       description=(
+        "How taken_at is known: exif (an imported file's EXIF date), camera (the Pi's clock when it shot), file "
+        "(an imported file's modification time: a guess); null when unknown (stored before it was recorded)."))
+    source_name: Optional[str] = Field(default=None, json_schema_extra=ITEM, description=(
+        "An imported file's original name, without its folder; null for a camera's own captures."))
     # When the full-size image field (HPEXPIREAT) and the whole hash (EXPIREAT) go;
     # kept as metadata so listing can tell without a round trip per capture.
-    image_expires_at: Optional[dt.datetime] = Field(default=None, index=True)
+    image_expires_at: Optional[dt.datetime] = Field(default=None, index=True, json_schema_extra=LISTED)
     expires_at: Optional[dt.datetime] = None
     # The UTC second of the day of taken_at (0-86399), always derived from it here, so that a
-    # time-of-day window (index.query.time_of_day) is one or two ranges on an indexed field per
+    # time-of-day window (index.windows.time_of_day) is one or two ranges on an indexed field per
     # stretch of constant UTC offset, not an expression evaluated on every capture. Captures
     # stored before it existed lack it until `pigallery index backfill` writes it.
     day_second: Optional[int] = Field(default=None, index=True, validate_default=True)
@@ -164,6 +198,23 @@ class Capture(HashModel, index=True):
     def _known_trigger(cls, v: str) -> str:
         if v not in TRIGGERS:
             raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, got {v!r}")
+        return v
+
+    @field_validator("time_source")
+    @classmethod
+    def _known_time_source(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and v not in TIME_SOURCES:
+            raise ValueError(f"time_source must be one of {', '.join(TIME_SOURCES)}, got {v!r}")
+        return v
+
+    @field_validator("source_name")
+    @classmethod
+    def _base_name(cls, v: Optional[str]) -> Optional[str]:
+        # A name, not a path: where the file lay may say more than its owner meant to share.
+        if v is not None and ("/" in v or any(ord(c) < 32 or ord(c) == 127 for c in v)
+                              or not v or len(v) > 255):
+            raise ValueError("source_name must be a file name of 1-255 characters, without folders or control "
+                             "characters")
         return v
 
     @field_validator("taken_at", "image_expires_at", "expires_at")

@@ -1,39 +1,22 @@
 """The "new capture" announcement: one Redis pub/sub channel, a small JSON message."""
 from __future__ import annotations
 
-import datetime as dt
 import json
-from typing import Iterator, Optional, Union
+from typing import Iterator, Optional
 
-from . import db
+from . import db, om
 from .capture import Capture
+from .wire import public
 
 
 def channel() -> str:
     """Return the channel name, under the models' key prefix."""
-    return f"{Capture._meta.global_key_prefix}:captures:new"
-
-
-def iso(when: Union[dt.datetime, float, None]) -> Optional[str]:
-    """Format an aware datetime or epoch seconds as ISO 8601 UTC with a Z, as the API and events show times."""
-    if when is None:
-        return None
-    if not isinstance(when, dt.datetime):
-        when = dt.datetime.fromtimestamp(when, dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return f"{om.key_prefix(Capture)}:captures:new"
 
 
 def message(capture: Capture) -> dict:
-    """Describe a stored capture in a few fields; the web app loads the rest if it wants."""
-    return {
-        "id": capture.pk,
-        "device": capture.device,
-        "taken_at": iso(capture.taken_at),
-        "trigger": capture.trigger,
-        "width": capture.width,
-        "height": capture.height,
-        "image_size": capture.image_size,
-    }
+    """Describe a stored capture as announced: its public form (models.wire), an API item without links."""
+    return public(capture)
 
 
 def publish(capture: Capture) -> int:

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Optional
 
 import redis
 
-from . import db
+from . import db, om
 from .capture import Capture
 
 STATES = ("queued", "selecting", "encoding", "storing", "done", "failed")
@@ -53,7 +53,7 @@ return 1
 
 
 def prefix() -> str:
-    return f"{Capture._meta.global_key_prefix}:timelapse"
+    return f"{om.key_prefix(Capture)}:timelapse"
 
 
 def job_key(job_id: str) -> str:

@@ -7,16 +7,21 @@ from pathlib import Path
 import click
 import redis
 
-from .config import Settings, redact_url
+from models.db import redact_url
+
+from .config import Settings
 
 # name -> "module:attribute". Loaded lazily so a Pi without Flask can still capture.
+# Every command module lives here, in the top layer: capture/, index/ and search_web/ are
+# libraries that never import pigallery (tests/test_layers.py), and connecting to Redis is
+# models.db.connect().
 COMMANDS = {
     "redis": "pigallery.redis_cli:redis_group",
-    "index": "index.cli:index_group",
+    "index": "pigallery.index_cli:index_group",
     "seed": "pigallery.seed:seed",
-    "capture": "capture.cli:capture",
-    "import": "capture.cli:import_command",
-    "serve": "search_web.cli:serve",
+    "capture": "pigallery.capture_cli:capture",
+    "import": "pigallery.capture_cli:import_command",
+    "serve": "pigallery.serve_cli:serve",
     "timelapse": "pigallery.timelapse:timelapse",
 }
 
@@ -88,12 +93,14 @@ class LazyGroup(click.Group):
 
         from index.schema import IndexNotCreated
         from models import InvalidCapture
+        from models.db import SearchUnavailable
         from .redis_server import RedisStackError
 
         where = redact_url(ctx.obj.redis_url) if ctx.obj else "REDIS_URL"
         try:
             return super().invoke(ctx)
-        except (RedisStackError, InvalidCapture, MigrationError, IndexNotCreated, TimeoutError) as exc:
+        except (RedisStackError, InvalidCapture, MigrationError, IndexNotCreated, SearchUnavailable,
+                TimeoutError) as exc:
             raise click.ClickException(str(exc)) from None
         # AuthenticationError is a ConnectionError: it must be caught first.
         except redis.AuthenticationError as exc:
@@ -110,32 +117,6 @@ class LazyGroup(click.Group):
         except redis.ResponseError as exc:
             # Out of memory, a read-only replica, a refused schema: Redis's own words say which.
             raise click.ClickException(f"Redis at {where} refused the command: {exc}") from None
-
-
-def connect(settings: Settings, need_search: bool = True) -> None:
-    """Bind the models to the configured Redis and check it answers (with search loaded).
-
-    The capture agent passes need_search=False: its Redis user may write but not search.
-    """
-    import models
-
-    models.bind(settings.redis_url, settings.key_prefix)
-    conn = models.Capture.db()
-    conn.ping()
-    if not need_search:
-        return
-    try:
-        conn.execute_command("FT._LIST")
-    except redis.exceptions.NoPermissionError:
-        raise click.ClickException(
-            "the Redis user in REDIS_URL may not use search (FT._LIST refused): "
-            "this command needs the web or admin user"
-        ) from None
-    except redis.ResponseError:
-        raise click.ClickException(
-            f"Redis at {redact_url(settings.redis_url)} has no search module: use Redis Stack "
-            "(`pigallery redis start`, the redis-stack-server image, or Redis Cloud with search)"
-        ) from None
 
 
 @click.group(cls=LazyGroup)

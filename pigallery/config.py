@@ -1,19 +1,18 @@
-"""Settings read once from the environment (and an optional .env file)."""
+"""Settings read once from the environment (and an optional .env file).
+
+The top layer's: the commands and the gunicorn factory (pigallery/wsgi.py) read them and hand
+the values down; no module below pigallery/ imports this one (tests/test_layers.py).
+"""
 from __future__ import annotations
 
 import os
-import re
-import secrets
 import socket
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from models.db import DEFAULT_KEY_PREFIX
 
 DEFAULT_PORT = 6399  # not 6379, so a system Redis keeps its port
-SECRET_KEY_FILE = "secret_key"  # in the data dir, when PIGALLERY_SECRET_KEY is not set
 
 
 def _number(name: str, default, kind: type = int):
@@ -26,56 +25,9 @@ def _number(name: str, default, kind: type = int):
         raise SystemExit(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
 
 
-def redact_url(url: str) -> str:
-    """Return `url` with any password replaced by ***, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is not None:
-            userinfo, _, host = parts.netloc.rpartition("@")
-            url = url.replace(f"//{parts.netloc}", f"//{userinfo.split(':', 1)[0]}:***@{host}", 1)
-    except ValueError:  # unparsable: say nothing of it rather than risk the secret
-        return "<REDIS_URL (unparsable)>"
-    # redis-py also takes ?password=... in the query string.
-    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
-
-
-def load_secret_key(data_dir: Path) -> str:
-    """Return the key kept in `data_dir`/secret_key, first making a random one (mode 0600) if there is none.
-
-    The web app signs its page cursors with it when PIGALLERY_SECRET_KEY is not set: a
-    constant in the code would let anyone forge cursors. The new key is written under a
-    temporary name and hard-linked into place; link() refuses to replace a file, so when
-    gunicorn's workers start together one key wins for all, and none reads a half-written file.
-    """
-    path = Path(data_dir) / SECRET_KEY_FILE
-    try:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # mkstemp makes the file readable by this user only.
-            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{SECRET_KEY_FILE}.")
-            try:
-                with os.fdopen(fd, "w", encoding="ascii") as out:
-                    out.write(secrets.token_urlsafe(32) + "\n")
-                    out.flush()
-                    os.fsync(out.fileno())
-                try:
-                    os.link(temporary, path)
-                except FileExistsError:
-                    pass  # another worker got there first: its key is the one
-            finally:
-                os.unlink(temporary)
-        key = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not a key this program made"
-        raise SystemExit(f"cannot keep the API's cursor key in {path}: {reason}; set PIGALLERY_SECRET_KEY "
-                         "or make the data directory (PIGALLERY_DATA_DIR) writable") from None
-    if not key:
-        raise SystemExit(f"{path} is empty: delete it to have a new cursor key made, or set PIGALLERY_SECRET_KEY")
-    return key
-
-
-# Each setting's environment variable. Its default is the field's own, written once, in Settings;
-# a variable that is unset or empty keeps it. REDIS_URL's default follows the port.
+# Each setting's environment variable. Its default is the field's own, written once, in Settings
+# (the web app's, in search_web.DEFAULTS); a variable that is unset or empty keeps it.
+# REDIS_URL's default follows the port.
 ENVIRONMENT = {
     "key_prefix": "PIGALLERY_KEY_PREFIX",
     "data_dir": "PIGALLERY_DATA_DIR",
@@ -117,11 +69,13 @@ class Settings:
     # Whole capture lifetime and the shorter lifetime of its full-size image (seconds).
     capture_ttl: int | None = None
     image_ttl: int | None = None
+    # The web app's settings: None keeps the app's own default (search_web.DEFAULTS), so each
+    # default is written once, beside the code that uses it.
     api_token: str | None = None
-    page_size: int = 48
-    max_page_size: int = 200
+    page_size: int | None = None
+    max_page_size: int | None = None
     # Signs API cursors so an edited one is refused; any value shared by all workers. Unset,
-    # the web app makes a random one and keeps it in the data dir (load_secret_key).
+    # the web app makes a random one and keeps it in the data dir (search_web/secret_key.py).
     secret_key: str | None = None
     # Capture agent: camera backend, shot interval (s), JPEG quality, WIDTHxHEIGHT
     # ("" = the sensor's full size), the offline spool and its cap in MB.
@@ -133,11 +87,11 @@ class Settings:
     spool_max_mb: int = 1024
     # IANA zone for imported photos whose EXIF time has no offset ("" = this machine's zone).
     import_timezone: str = ""
-    # Time-lapses: seconds a finished video is kept, bytes all videos may take together, and
-    # jobs that may wait per web process.
-    timelapse_ttl: int = 86400
-    timelapse_max_bytes: int = 512 * 1024 * 1024
-    timelapse_max_waiting: int = 3
+    # Time-lapses (web app; None: its default): seconds a finished video is kept, bytes all
+    # videos may take together, and jobs that may wait per web process.
+    timelapse_ttl: int | None = None
+    timelapse_max_bytes: int | None = None
+    timelapse_max_waiting: int | None = None
 
     def __post_init__(self):
         # Frozen: fields are set through object.__setattr__, and only here.

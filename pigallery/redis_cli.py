@@ -5,6 +5,7 @@ import hashlib
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -110,33 +111,49 @@ def new_passwords(acl_text: str) -> tuple[str, dict[str, str]]:
 @redis_group.command()
 @click.option("--acl", "template", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=Path("deploy/users.acl"), show_default=True, help="ACL file whose rules to keep.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path(".pigallery/users.acl"), show_default=True, help="ACL file to write.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="ACL file to write (default: users.acl in the data dir: PIGALLERY_DATA_DIR, else ./.pigallery).")
 @click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path),
               default=Path(".env"), show_default=True, help="Where to store the passwords.")
-def passwords(template: Path, out: Path, env_file: Path) -> None:
+@click.pass_obj
+def passwords(settings: Settings, template: Path, out: Path | None, env_file: Path) -> None:
     """Make new random passwords for the ACL users.
 
     They replace the development passwords in the ACL file; the ACL file keeps only their hashes.
     """
     from dotenv import dotenv_values, set_key
 
+    out = out or settings.data_dir / "users.acl"
     rules, new = new_passwords(template.read_text())
     if not new:
         raise click.ClickException(f"{template} has no user with a password")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(rules)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(rules)
+    except OSError as exc:  # e.g. the image's data dir, not writable by the --user compose runs it as
+        raise click.ClickException(f"cannot write {out}: {exc.strerror}; pass --out or set PIGALLERY_DATA_DIR") from None
     for user, password in new.items():
         set_key(env_file, f"PIGALLERY_{user.upper()}_PASSWORD", password)
     if not dotenv_values(env_file).get("PIGALLERY_SECRET_KEY"):
         # Signs the web API's cursors; kept when it exists, so open pages stay valid.
         set_key(env_file, "PIGALLERY_SECRET_KEY", secrets.token_urlsafe(32))
-    # docker compose mounts this file instead of the repo's dev one.
-    set_key(env_file, "PIGALLERY_ACL_FILE", str(out if out.is_absolute() else f"./{out}"))
+    # docker compose mounts this file instead of the repo's dev one. Relative to the .env's folder
+    # when inside it, so the folder can move (and compose, run there, finds it).
+    try:
+        acl_file = f"./{out.resolve().relative_to(env_file.resolve().parent)}"
+    except ValueError:
+        acl_file = str(out.resolve())
+    set_key(env_file, "PIGALLERY_ACL_FILE", acl_file)
     env_file.chmod(0o600)
     click.echo(f"wrote {out} (hashes only) and the passwords of {', '.join(new)} to {env_file}")
     if "capture" in new:
-        click.echo(f"REDIS_URL for the Pis: redis://capture:{new['capture']}@<server>:6379/0")
+        # The port REDIS_URL names: the embedded server's (PIGALLERY_REDIS_PORT, else 6399) unless
+        # REDIS_URL is set, as in the compose services (6379).
+        try:
+            port = urlsplit(settings.redis_url).port or 6379
+        except ValueError:  # a port redis-py would refuse too: say so where it shows
+            port = "<port>"
+        click.echo(f"REDIS_URL for the Pis: redis://capture:{new['capture']}@<server>:{port}/0")
 
 
 @redis_group.command(context_settings={"ignore_unknown_options": True})

@@ -9,7 +9,7 @@ from tqdm import tqdm
 from capture import cameras, synthetic
 from index import schema
 from models import Capture
-from pigallery.cli import connect
+from models.db import connect
 from pigallery.config import Settings
 
 
@@ -44,7 +44,7 @@ def seed_captures(count: int, devices: list[str], days: float, size: tuple[int, 
 @click.pass_obj
 def seed(settings: Settings, count, devices, days, size, detail, if_empty) -> None:
     """Store synthetic captures (for demos and benchmarks)."""
-    connect(settings)
+    connect(settings.redis_url, settings.key_prefix)
     schema.migrate()
     stored_already = schema.wait_indexed().get("num_docs", 0)
     if if_empty and stored_already:

@@ -16,9 +16,10 @@ import click
 from tqdm import tqdm
 from werkzeug.datastructures import MultiDict
 
-from pigallery.cli import connect
+from models.db import connect
 from pigallery.config import Settings
 from search_web import timelapse_encoder as encoder
+from search_web import timelapse_plan as planning
 from search_web.params import BadParameter, parse
 from search_web.timelapse import TimelapseParams
 
@@ -70,7 +71,7 @@ def timelapse(settings: Settings, output: Optional[Path], **values) -> None:
     One frame per interval (--every 10m, 1h, 1d) or the frame nearest a time each day (--daily-at), at most
     20,000 frames. A capture whose full-size image expired is shown by its thumbnail, scaled up.
     """
-    connect(settings)
+    connect(settings.redis_url, settings.key_prefix)
     try:
         params = parse(TimelapseParams, _args(values))
         plan = params.plan()
@@ -81,7 +82,7 @@ def timelapse(settings: Settings, output: Optional[Path], **values) -> None:
     partial = output.with_name(f".{output.name}.part.mp4")
     click.echo(f"selecting frames (at most {plan.bound:,})…", err=True)
     try:
-        total = min(encoder.count_frames(plan), encoder.MAX_FRAMES)
+        total = min(planning.count_frames(plan), planning.MAX_FRAMES)
     except KeyboardInterrupt:
         click.echo("cancelled", err=True)
         raise SystemExit(130) from None

@@ -6,7 +6,7 @@
 Seeds `--count` synthetic 1280x960 captures with pigallery.seed.seed_captures (one worker
 process per core) under a throwaway key prefix, on a fresh embedded Redis Stack (or REDIS_URL).
 Each job then runs in a child process of its own, exactly as the web app runs one
-(search_web.timelapse_encoder.run: select through keyset pages, JPEGs from Redis into ffmpeg,
+(search_web.timelapse_jobs.run: select through keyset pages, JPEGs from Redis into ffmpeg,
 the MP4 copied back into Redis), so that its RSS high-water mark (resource.getrusage) is the
 job's alone; ffmpeg's is that of the child's children (RUSAGE_CHILDREN).
 """
@@ -79,7 +79,8 @@ def job(url: str, prefix: str, frames: int, deflicker: bool) -> dict:
     from index import query
     from index.query import Filters
     from models import videos
-    from search_web import timelapse_encoder as encoder
+    from search_web import timelapse_jobs
+    from search_web import timelapse_plan as planning
 
     models.bind(url, prefix)
     # The oldest `frames` captures, 5 minutes apart: the time bound that holds exactly them.
@@ -87,12 +88,12 @@ def job(url: str, prefix: str, frames: int, deflicker: bool) -> dict:
     filters = Filters()
     if frames < oldest.total:
         filters = Filters(until=oldest.items[0]["taken_at"] + (frames - 0.5) * MINUTES_APART * 60)
-    plan = encoder.make_plan(filters, deflicker=deflicker)
+    plan = planning.make_plan(filters, deflicker=deflicker)
     baseline = rss_kib()
     job_id = videos.new_id()
     videos.create(job_id, {"bench": frames}, width=plan.width, height=plan.height)
     started = time.perf_counter()
-    encoder.run(encoder.Job(job_id, plan, ttl=600, max_bytes=2**31))
+    timelapse_jobs.run(timelapse_jobs.Job(job_id, plan, ttl=600, max_bytes=2**31))
     seconds = time.perf_counter() - started
     status = videos.read(job_id)
     videos.delete(job_id)

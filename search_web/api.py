@@ -5,24 +5,47 @@ import logging
 import time
 from typing import Optional
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from pydantic import Field
+from werkzeug.routing import BaseConverter
 
 from index import facets as facet_index
 from index import query
+from index.rows import capture_row
 from models import Capture, NotFoundError
-from models.capture import UnreadableCapture, stored_time
-from models.events import iso
+from models.capture import PK, UnreadableCapture, stored_time
+from models.wire import Announcement, iso, public
 
 from .errors import error_response
 from .security import token_refusal
-from .params import PK, BadParameter, Cursors, FacetParams, SearchParams, parse
+from .params import BadParameter, Cursors, FacetParams, SearchParams, parse
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
+
+class CaptureId(BaseConverter):
+    """<capture_id:pk> in a route: a capture id in shape (PK), else no route matches and the reply is a 404."""
+
+    regex = PK.pattern.strip("^$")
+
+
+@bp.record_once
+def _converters(state) -> None:
+    # Recorded before any route below, so the converter exists when their rules are added.
+    state.app.url_map.converters["capture_id"] = CaptureId
+
+
+class Item(Announcement):
+    """A capture as /api/captures lists it: its public fields (models.wire) and links to its bytes."""
+
+    thumbnail_url: str = Field(..., description="The thumbnail: a JPEG at most 320 px a side, already upright.")
+    image_url: Optional[str] = Field(..., description="The full-size image; null once it has expired.")
+
+
 # A capture's bytes never change under its id, so clients may cache them for a year.
 IMMUTABLE_MAX_AGE = 365 * 86400
-ITEM_FIELDS = ("device", "trigger", "lux", "exposure_us", "analogue_gain", "colour_temp_k", "width", "height",
-               "image_size")
+# The keys of an item, in order (the export's sidecars have these columns).
+ITEM_KEYS = tuple(Item.model_fields)
 # The formats the model stores (models.images.ACCEPTED_FORMATS), each told by its signature:
 # (offset, bytes) parts that must all match. The type served is decided from these alone.
 SIGNATURES = {
@@ -56,9 +79,7 @@ def to_items(rows: list[dict]) -> list[dict]:
         if capture is None:
             continue
         items.append({
-            "id": capture.pk,
-            "taken_at": iso(capture.taken_at),
-            **{name: getattr(capture, name) for name in ITEM_FIELDS},
+            **public(capture),
             "thumbnail_url": f"{thumb[0]}{capture.pk}{thumb[2]}",
             "image_url": None if expired(capture, now) else f"{image[0]}{capture.pk}{image[2]}",
         })
@@ -93,23 +114,17 @@ def cursors() -> Cursors:
     return Cursors(current_app.config["SECRET_KEY"])
 
 
-class NotFound(LookupError):
-    """No capture with this id."""
-
-
-@bp.errorhandler(NotFound)
-def not_found(exc: NotFound):
-    return error_response(404, f"no capture with id {exc.args[0]!r}", id=exc.args[0])
+def missing(pk: str):
+    """Answer 404 for capture `pk` (raises)."""
+    abort(error_response(404, f"no capture with id {pk!r}", id=pk))
 
 
 def load(pk: str) -> Capture:
-    """Return the capture `pk`, or raise NotFound (a 404 reply)."""
-    if PK.match(pk):
-        try:
-            return Capture.load(pk)
-        except NotFoundError:
-            pass
-    raise NotFound(pk)
+    """Return the capture `pk` (an id in shape: the route's converter checked it), or answer 404."""
+    try:
+        return Capture.load(pk)
+    except NotFoundError:
+        missing(pk)
 
 
 def sniff(data: bytes) -> str:
@@ -129,7 +144,7 @@ def list_captures():
     if limit > most:
         raise BadParameter("limit", f"limit must be at most {most}, got {limit}")
     filters = params.filters()
-    after = cursors().load(params.cursor, params.sort, filters) if params.cursor else None
+    after = cursors().load(params.cursor, params.sort, filters) if params.cursor else params.position()
     page = query.page(filters, limit, after, newest_first=params.sort == "newest")
     return {
         "items": to_items(page.items),
@@ -138,10 +153,10 @@ def list_captures():
     }
 
 
-@bp.get("/captures/<pk>")
+@bp.get("/captures/<capture_id:pk>")
 def get_capture(pk: str):
     """Return one capture's metadata."""
-    return to_item(query.capture_row(load(pk)))
+    return to_item(capture_row(load(pk)))
 
 
 def send_binary(pk: str, field: str) -> Response:
@@ -159,7 +174,7 @@ def send_binary(pk: str, field: str) -> Response:
         if data is None:
             if field == "image":
                 return gone(pk)
-            raise NotFound(pk)
+            missing(pk)
         # Never the stored mime_type: the capture user may HSET it (text/html would run as a page
         # of this origin). The bytes' own signature decides, and security.py adds nosniff.
         mimetype = sniff(data)
@@ -180,26 +195,26 @@ def gone(pk: str) -> Response:
                           thumbnail_url=url_for("api.thumbnail", pk=pk))
 
 
-@bp.get("/captures/<pk>/image")
+@bp.get("/captures/<capture_id:pk>/image")
 def image(pk: str):
     """Return the full-size image bytes (410 once expired)."""
     return send_binary(pk, "image")
 
 
-@bp.get("/captures/<pk>/thumbnail")
+@bp.get("/captures/<capture_id:pk>/thumbnail")
 def thumbnail(pk: str):
     """Return the thumbnail bytes."""
     return send_binary(pk, "thumbnail")
 
 
-@bp.delete("/captures/<pk>")
+@bp.delete("/captures/<capture_id:pk>")
 def delete_capture(pk: str):
     """Delete a capture and its images; needs the API token."""
     refusal = token_refusal("deletion is")
     if refusal is not None:
         return refusal
-    if not PK.match(pk) or not Capture.remove(pk):
-        raise NotFound(pk)
+    if not Capture.remove(pk):
+        missing(pk)
     return "", 204
 
 

@@ -26,12 +26,12 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from pydantic import Field, PlainValidator, WithJsonSchema
 
 from index import query, walk
-from index.query import PK, Filters
+from index.query import Filters
 from models import Capture
-from models.capture import IMAGE_FIELD, THUMBNAIL_FIELD, stored_time
-from models.events import iso
+from models.capture import IMAGE_FIELD, PK, THUMBNAIL_FIELD, stored_time
+from models.wire import iso
 
-from .api import ITEM_FIELDS, bad_parameter, sniff, to_items
+from .api import ITEM_KEYS, bad_parameter, sniff, to_items
 from .errors import error_response
 from .params import BadParameter, FilterParams, parse
 
@@ -48,7 +48,7 @@ PAGE_SIZE = 100  # captures per keyset page of the walk
 SIDECAR_CHUNK = 500  # sidecar rows written between hand-overs to the client
 SPOOL_IN_MEMORY = 1 << 20  # sidecar rows past this many bytes wait on disk
 # The item fields, as /api/captures gives them, then where the capture is in the archive.
-COLUMNS = ("id", "taken_at", *ITEM_FIELDS, "thumbnail_url", "image_url", "file", "content")
+COLUMNS = (*ITEM_KEYS, "file", "content")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 # What no file name may hold on Windows, macOS or Linux: path separators, Windows' reserved
 # punctuation, and control characters; other unsafe characters are told by their category below.

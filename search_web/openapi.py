@@ -5,15 +5,14 @@ from functools import lru_cache
 
 from pydantic import BaseModel
 
-from models.capture import TRIGGERS
+from models import wire
+from models.capture import PK
+from models.wire import Announcement
 
+from .api import Item
 from .errors import MAX_URL_LENGTH
 from .export import ExportParams
 from .params import FacetParams, SearchParams
-
-NUMBER_OR_NULL = {"type": ["number", "null"]}
-INTEGER_OR_NULL = {"type": ["integer", "null"]}
-
 
 def query_parameters(model: type[BaseModel]) -> list[dict]:
     """Describe a params model's fields as OpenAPI query parameters."""
@@ -41,14 +40,14 @@ def _error(description: str) -> dict:
     return _json(description, "Error")
 
 
-ULID = "^[0-9A-HJKMNP-TV-Z]{26}$"
+ULID = PK.pattern
 ID = {"name": "pk", "in": "path", "required": True, "description": "Capture id (a ULID).",
       "schema": {"type": "string", "pattern": ULID}}
 UNAVAILABLE = _error("Redis is unreachable or the index does not exist.")
 # search_web.errors answers it before any route, so every operation has it.
 TOO_LONG = _error(f"The URL (path and query string) is longer than {MAX_URL_LENGTH:,} bytes; `limit` says the "
                   "maximum.")
-# A capture as the search listing returns it: its fields, then follow-ups on it (stateful clients and tests).
+# Follow-ups on a capture the search listing returns (stateful clients and tests).
 ITEM_LINKS = {name: {"operationId": operation, "parameters": {"pk": "$response.body#/id"}}
               for name, operation in (("GetThumbnail", "getThumbnail"), ("GetImage", "getImage"),
                                       ("DeleteCapture", "deleteCapture"))}
@@ -63,25 +62,12 @@ SCHEMAS = {
         "limit": {"type": "integer", "description": "The longest URL taken, in bytes (414 only)."},
         "total": {"type": "integer", "description": "Captures the filters match (an export's 400 only)."},
         "max_captures": {"type": "integer", "description": "The most captures one export holds (an export's 400 only)."}}},
-    "Item": {"type": "object",
-             "required": ["id", "taken_at", "device", "trigger", "lux", "exposure_us", "analogue_gain",
-                          "colour_temp_k", "width", "height", "image_size", "thumbnail_url", "image_url"],
-             "properties": {
-                 "id": {"type": "string", "pattern": ULID}, "taken_at": {"type": "string", "format": "date-time"},
-                 "device": {"type": "string"}, "trigger": {"type": "string", "enum": list(TRIGGERS)},
-                 "lux": NUMBER_OR_NULL, "exposure_us": INTEGER_OR_NULL, "analogue_gain": NUMBER_OR_NULL,
-                 "colour_temp_k": INTEGER_OR_NULL, "width": {"type": "integer"}, "height": {"type": "integer"},
-                 "image_size": {"type": "integer"}, "thumbnail_url": {"type": "string"},
-                 "image_url": {"type": ["string", "null"], "description": "null once the full image has expired"}}},
-    # What /api/events sends for a new capture: models.events.message as published, not an Item.
-    "Announcement": {"type": "object",
-                     "required": ["id", "device", "taken_at", "trigger", "width", "height", "image_size"],
-                     "properties": {
-                         "id": {"type": "string", "pattern": ULID},
-                         "device": {"type": "string"}, "taken_at": {"type": "string", "format": "date-time"},
-                         "trigger": {"type": "string", "enum": list(TRIGGERS)},
-                         "width": {"type": "integer"}, "height": {"type": "integer"},
-                         "image_size": {"type": "integer"}}},
+    # Generated from the model's marked fields (models.wire), as the API and events build them.
+    "Item": {**wire.schema(Item), "description": (
+        "A capture. width and height are as stored; with orientation 5-8 it is shown turned by 90 degrees, "
+        "so its size as shown is height x width (the thumbnail is already upright).")},
+    # What /api/events sends for a new capture (models.events.message): an Item without its links.
+    "Announcement": wire.schema(Announcement),
     "Page": {"type": "object", "required": ["items", "total", "next_cursor"], "properties": {
         "items": {"type": "array", "items": _ref("Item")}, "total": {"type": "integer", "minimum": 0},
         "next_cursor": {"type": ["string", "null"],
@@ -292,7 +278,8 @@ def spec() -> dict:
             "/api/events": {"get": {
                 "operationId": "streamEvents",
                 "summary": "Server-Sent Events: an `event: capture` for each new capture, its data the announcement "
-                           "as published (not an Item: ask /api/captures whether it matches your filters)",
+                           "as published: an Item without its links (ask /api/captures whether it matches your "
+                           "filters)",
                 "responses": {"200": {
                     "description": "An event stream: `retry: 3000` first, then one event per new capture, "
                                    "`: keepalive` comments while quiet; it ends after a while (5 minutes) and the "

@@ -7,28 +7,15 @@ import datetime as dt
 import hashlib
 import json
 import math
-import re
-from typing import Annotated, Literal, Optional, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Literal, Optional, Union
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from index.query import PK, Filters, Position
-from models.capture import TRIGGERS, Capture
+from index.query import Filters, Position
+from models.capture import PK, TRIGGERS
 
-UTC = dt.timezone.utc
-# "+02:00" arrives as " 02:00" when a client forgets to percent-encode the plus sign.
-OUT_OF_RANGE = "{value!r} is out of range: times must fall within the years 0001 to 9999 in UTC"
-UNENCODED_PLUS = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
-# ISO 8601 ordinal dates (2026-335, 2026335), which date.fromisoformat does not read.
-ORDINAL_DATE = re.compile(r"(\d{4})-?(\d{3})", re.ASCII)
-# A week without its day (2026-W49): date.fromisoformat reads it as that Monday, which as
-# `to` would silently drop the other six days, so it is refused instead.
-WEEK_ONLY = re.compile(r"\d{4}(-?)W\d{2}", re.ASCII)
-EPOCH_DAY = dt.date(1970, 1, 1)
-# A time of day to the minute, as <input type="time"> sends it.
-CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])", re.ASCII)
+from .values import EPOCH_DAY, Camera, Clock, Device, Flag, Instant, Number, Zone, whole
 
 
 class BadParameter(ValueError):
@@ -37,99 +24,6 @@ class BadParameter(ValueError):
     def __init__(self, parameter: str, message: str):
         super().__init__(message)
         self.parameter = parameter
-
-
-def parse_date(text: str) -> Optional[dt.date]:
-    """Return the day an ISO 8601 date-only string names, or None when `text` is not date-only.
-
-    Every form date.fromisoformat reads (2026-12-01, 20261201, 2026-W49-2, 2026W492) and the
-    ordinal ones (2026-335, 2026335) name a whole day; anything with a time is not date-only.
-    """
-    week = WEEK_ONLY.fullmatch(text)
-    if week:
-        day = f"{text}{week.group(1)}"
-        raise ValueError(f"{text!r} names a week, not a day: give a day such as {day}1 (its Monday) "
-                         f"or {day}7 (its Sunday)")
-    ordinal = ORDINAL_DATE.fullmatch(text)
-    if ordinal:
-        year, number = int(ordinal.group(1)), int(ordinal.group(2))
-        if year < 1:
-            raise ValueError(OUT_OF_RANGE.format(value=text))
-        last = dt.date(year, 12, 31).timetuple().tm_yday
-        if not 1 <= number <= last:
-            raise ValueError(f"{text!r} is not a day of {year}: its days are {year}-001 to {year}-{last:03d}")
-        return dt.date(year, 1, 1) + dt.timedelta(days=number - 1)
-    try:
-        # Date-only forms alone: date.fromisoformat refuses anything with a time.
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def parse_instant(value) -> Union[dt.date, dt.datetime]:
-    """Parse an ISO 8601 date (a whole UTC day) or date-time (UTC unless an offset is given)."""
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value
-    text = UNENCODED_PLUS.sub(r"\1+\2", str(value).strip())
-    day = parse_date(text)
-    if day is not None:
-        return day
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"expected an ISO 8601 date or date-time such as 2026-06-01 or "
-                         f"2026-06-01T12:00:00Z, got {value!r}") from None
-    try:
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
-        raise ValueError(OUT_OF_RANGE.format(value=value)) from None
-
-
-def parse_zone(value) -> dt.tzinfo:
-    """Look up an IANA time zone name such as Europe/Berlin."""
-    if isinstance(value, dt.tzinfo):
-        return value
-    try:
-        return ZoneInfo(str(value))
-    # ValueError: a name zoneinfo refuses outright, such as an absolute path or "../x".
-    # OSError: one it looks up as a file and cannot open: a directory of the zone database
-    # (Europe) or a name longer than a file name may be.
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown time zone {value!r}; expected an IANA name such as Europe/Berlin or UTC") from None
-
-
-def parse_clock(value) -> int:
-    """Read a time of day HH:MM (00:00 to 23:59); return its minute of the day."""
-    match = CLOCK.fullmatch(str(value))
-    if not match:
-        raise ValueError(f"expected a time of day HH:MM such as 06:00 or 22:30, got {value!r}")
-    return int(match.group(1)) * 60 + int(match.group(2))
-
-
-def parse_device(value) -> str:
-    """Check a device name the way the model does (trimmed, no control characters)."""
-    return Capture.clean_device(str(value))
-
-
-Instant = Annotated[
-    Union[dt.datetime, dt.date],
-    PlainValidator(parse_instant),
-    WithJsonSchema({"type": "string", "description": "ISO 8601 date, a whole UTC day (2026-06-01, 20260601, 2026-W23-1, "
-                                                     "2026-152), or date-time (UTC unless an offset is given)",
-                    "examples": ["2026-06-01", "2026-06-01T12:00:00Z", "2026-06-01T14:00:00+02:00"]}),
-]
-Zone = Annotated[
-    dt.tzinfo,
-    PlainValidator(parse_zone),
-    WithJsonSchema({"type": "string", "description": "IANA time zone name", "examples": ["Europe/Berlin", "Asia/Kolkata"]}),
-]
-Clock = Annotated[
-    int,
-    PlainValidator(parse_clock),
-    WithJsonSchema({"type": "string", "pattern": f"^{CLOCK.pattern}$", "examples": ["06:00", "22:30"]}),
-]
-Device = Annotated[str, PlainValidator(parse_device), WithJsonSchema({"type": "string", "maxLength": 128})]
-Number = Annotated[float, Field(allow_inf_nan=False)]
 
 
 def _epoch(name: str, when: Union[dt.date, dt.datetime, None], end: bool) -> Optional[float]:
@@ -157,8 +51,15 @@ class FilterParams(BaseModel):
     trigger: list[Literal[TRIGGERS]] = Field([], description="What triggered the capture; repeat for several.")
     lux_min: Optional[Number] = Field(None, description="Lowest estimated illuminance (lux).")
     lux_max: Optional[Number] = Field(None, description="Highest estimated illuminance (lux).")
-    exposure_min: Optional[int] = Field(None, ge=0, description="Shortest exposure time (microseconds).")
-    exposure_max: Optional[int] = Field(None, ge=0, description="Longest exposure time (microseconds).")
+    exposure_min: Optional[whole(0)] = Field(None, description="Shortest exposure time (microseconds).")
+    exposure_max: Optional[whole(0)] = Field(None, description="Longest exposure time (microseconds).")
+    camera_make: list[Camera] = Field([], description=(
+        "Camera maker as items name it (EXIF Make, such as NIKON), exact and case-sensitive; repeat for several."))
+    camera_model: list[Camera] = Field([], description=(
+        "Camera model as items name it (EXIF Model, such as COOLPIX P6000), exact and case-sensitive; repeat for "
+        "several."))
+    has_gps: Optional[Flag] = Field(None, description=(
+        "true: only captures with a GPS position (latitude and longitude); false: only those without."))
     time_from: Optional[Clock] = Field(None, description=(
         "Start of a time-of-day window, HH:MM in `tz`, inclusive: only captures taken from this time of day up to "
         "time_to, on any day. Without time_to the window ends at midnight."))
@@ -171,14 +72,19 @@ class FilterParams(BaseModel):
         "IANA time zone time_from and time_to are read in, across DST changes: a local time the clocks skip "
         "matches nothing that day, one they repeat matches both times. UTC when absent."))
 
-    def check(self) -> None:
-        """Refuse ranges whose low end is above their high end."""
+    @model_validator(mode="after")
+    def _ranges_in_order(self):
+        """Refuse ranges whose low end is above their high end (parse() turns this into a 400 naming it)."""
         filters = self.filters()
         for low, high, lo, hi in (("from", "to", filters.since, filters.until),
                                   ("lux_min", "lux_max", self.lux_min, self.lux_max),
                                   ("exposure_min", "exposure_max", self.exposure_min, self.exposure_max)):
             if lo is not None and hi is not None and (lo >= hi if low == "from" else lo > hi):
                 raise BadParameter(low, f"{low} must not be {'after' if low == 'from' else 'above'} {high}")
+        return self
+
+    def check(self) -> None:
+        """Checks across parameters beyond the validators; parse() runs it, subclasses add theirs."""
 
     def filters(self) -> Filters:
         """Return the index filters these parameters describe."""
@@ -189,6 +95,9 @@ class FilterParams(BaseModel):
             triggers=tuple(dict.fromkeys(self.trigger)),
             lux_min=self.lux_min, lux_max=self.lux_max,
             exposure_min=self.exposure_min, exposure_max=self.exposure_max,
+            camera_makes=tuple(dict.fromkeys(self.camera_make)),
+            camera_models=tuple(dict.fromkeys(self.camera_model)),
+            has_gps=self.has_gps,
             **self._window(),
         )
 
@@ -204,12 +113,32 @@ class SearchParams(FilterParams):
     """Parameters of GET /api/captures."""
 
     sort: Literal["newest", "oldest"] = Field("newest", description="Newest first (default) or oldest first.")
-    limit: Optional[int] = Field(None, ge=1, description=(
+    limit: Optional[whole(1)] = Field(None, description=(
         "Page size; its default and maximum are server settings (PIGALLERY_PAGE_SIZE, PIGALLERY_MAX_PAGE_SIZE), "
         "and a larger limit is a 400 that says the maximum."))
     cursor: Optional[str] = Field(None, min_length=1, description=(
         "`next_cursor` of the previous page, sent with the same filters and sort it came with "
         "(other filters or sort are a 400)."))
+    start: Optional[Instant] = Field(None, description=(
+        "Begin the listing at this instant instead of at the newest (or oldest) capture: with sort=newest the "
+        "captures taken at or before it (a bare date: up to that day's end), with sort=oldest at or after it (a "
+        "bare date: from that day's start). One keyset query, however far back; `total` still counts every capture "
+        "the filters match, and `next_cursor` goes on from there. Not with `cursor`."))
+
+    @model_validator(mode="after")
+    def _start_or_cursor(self):
+        if self.start is not None and self.cursor is not None:
+            raise BadParameter("start", "start and cursor cannot be combined: start begins a listing, next_cursor "
+                                        "continues one (send it without start)")
+        return self
+
+    def position(self) -> Optional[Position]:
+        """Where the listing starts for `start` (the captures at that instant included), or None."""
+        if self.start is None:
+            return None
+        if self.sort == "newest":
+            return Position(math.nextafter(_epoch("start", self.start, True), -math.inf))
+        return Position(_epoch("start", self.start, False))
 
 
 class FacetParams(FilterParams):
@@ -246,7 +175,10 @@ def parse(model: type[FilterParams], args) -> FilterParams:
         name = str(error["loc"][0]) if error["loc"] else "query"
         if error["type"] == "extra_forbidden":
             raise BadParameter(name, f"unknown parameter {name!r}") from None
-        message = str(error.get("ctx", {}).get("error") or error["msg"])
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, BadParameter):  # a check across parameters (a model validator) names its own
+            raise cause from None
+        message = str(cause or error["msg"])
         raise BadParameter(name, f"{name}: {message}") from None
     params.check()
     return params

@@ -18,18 +18,20 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
 from models import videos
-from models.events import iso
+from models.wire import iso
 
-from . import timelapse_encoder as encoder
+from . import timelapse_jobs as jobs
+from . import timelapse_plan as planning
 from .errors import error_response
 from .security import token_refusal
-from .params import BadParameter, FilterParams, Number, Zone, parse
+from .params import BadParameter, FilterParams, parse
+from .values import Number, Zone
 
 bp = Blueprint("timelapse", __name__, url_prefix="/api")
 
 MAX_BODY = 64 * 1024  # a few filters and options; anything near this is not a real request
-EVERY = f"^{encoder.EVERY.pattern}$"
-DAILY_AT = f"^{encoder.DAILY_AT.pattern}$"
+EVERY = f"^{planning.EVERY.pattern}$"
+DAILY_AT = f"^{planning.DAILY_AT.pattern}$"
 # What the job's own parameters are; the rest of TimelapseParams are search filters.
 OPTIONS = ("every", "daily_at", "tz", "fps", "duration", "width", "height", "deflicker")
 
@@ -46,18 +48,18 @@ class TimelapseParams(FilterParams):
     # One zone for the day of daily_at and for the time-of-day filters, if any (FilterParams may have tz too).
     tz: Optional[Zone] = Field(None, description=(
         "IANA time zone daily_at's days and time (and the time-of-day filters) are read in; UTC when absent."))
-    fps: Optional[Number] = Field(None, ge=encoder.FPS_MIN, le=encoder.FPS_MAX, description=(
-        f"Frames per second ({encoder.DEFAULT_FPS} when neither fps nor duration is given). Not with duration."))
-    duration: Optional[Number] = Field(None, gt=0, le=encoder.MAX_DURATION, description=(
-        f"Target length in seconds: the frame rate is frames / duration, kept within {encoder.FPS_MIN}-"
-        f"{encoder.FPS_MAX} fps. Not with fps."))
-    width: Optional[int] = Field(None, ge=encoder.MIN_SIDE, le=encoder.MAX_SIDE, json_schema_extra={"multipleOf": 2},
+    fps: Optional[Number] = Field(None, ge=planning.FPS_MIN, le=planning.FPS_MAX, description=(
+        f"Frames per second ({planning.DEFAULT_FPS} when neither fps nor duration is given). Not with duration."))
+    duration: Optional[Number] = Field(None, gt=0, le=planning.MAX_DURATION, description=(
+        f"Target length in seconds: the frame rate is frames / duration, kept within {planning.FPS_MIN}-"
+        f"{planning.FPS_MAX} fps. Not with fps."))
+    width: Optional[int] = Field(None, ge=planning.MIN_SIDE, le=planning.MAX_SIDE, json_schema_extra={"multipleOf": 2},
                                  description=("Video width in pixels, even. Default: from the first frame, its "
-                                              f"longer side at most {encoder.DEFAULT_MAX_SIDE}; with only one of "
+                                              f"longer side at most {planning.DEFAULT_MAX_SIDE}; with only one of "
                                               "width and height, the other follows the first frame's aspect. "
                                               "Frames of another shape are letterboxed."))
-    height: Optional[int] = Field(None, ge=encoder.MIN_SIDE, le=encoder.MAX_SIDE, json_schema_extra={"multipleOf": 2},
-                                  description=f"Video height in pixels, even. At most {encoder.MAX_PIXELS:,} pixels "
+    height: Optional[int] = Field(None, ge=planning.MIN_SIDE, le=planning.MAX_SIDE, json_schema_extra={"multipleOf": 2},
+                                  description=f"Video height in pixels, even. At most {planning.MAX_PIXELS:,} pixels "
                                               "in all.")
     deflicker: bool = Field(False, description="Scale each frame's brightness towards a running mean (exposure "
                                                "normalisation); costs a decode and re-encode per frame.")
@@ -66,14 +68,14 @@ class TimelapseParams(FilterParams):
     @classmethod
     def _every(cls, value: Optional[str]) -> Optional[str]:
         if value is not None:
-            encoder.parse_every(value)  # its ValueError says what is wrong
+            planning.parse_every(value)  # its ValueError says what is wrong
         return value
 
     @field_validator("daily_at")
     @classmethod
     def _daily_at(cls, value: Optional[str]) -> Optional[str]:
         if value is not None:
-            encoder.parse_daily_at(value)
+            planning.parse_daily_at(value)
         return value
 
     @field_validator("width", "height")
@@ -96,10 +98,10 @@ class TimelapseParams(FilterParams):
                 if name in self.model_fields_set and name not in OPTIONS
                 and getattr(self, name) not in (None, [], ())]
 
-    def plan(self) -> encoder.Plan:
+    def plan(self) -> planning.Plan:
         """Check the request against the captures; BadParameter names what is wrong."""
         given = self.given_filters()
-        return encoder.make_plan(self.filters(), every=self.every, daily_at=self.daily_at, tz=self.tz, fps=self.fps,
+        return planning.make_plan(self.filters(), every=self.every, daily_at=self.daily_at, tz=self.tz, fps=self.fps,
                                  duration=self.duration, width=self.width, height=self.height,
                                  deflicker=self.deflicker, no_match_parameter=given[0] if given else "from")
 
@@ -244,10 +246,10 @@ def create_timelapse():
     plan = params.plan()
     job_id = videos.new_id()
     videos.create(job_id, params.described(), width=plan.width, height=plan.height)
-    job = encoder.Job(job_id, plan, ttl=setting("TIMELAPSE_TTL"), max_bytes=max_bytes)
+    job = jobs.Job(job_id, plan, ttl=setting("TIMELAPSE_TTL"), max_bytes=max_bytes)
     try:
-        encoder.runner(setting("TIMELAPSE_MAX_WAITING")).submit(job)
-    except encoder.Busy as exc:
+        jobs.runner(setting("TIMELAPSE_MAX_WAITING")).submit(job)
+    except jobs.Busy as exc:
         videos.delete(job_id)
         return error_response(409, str(exc))
     reply = status(load(job_id))

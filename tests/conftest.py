@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -12,18 +11,7 @@ import pytest
 
 import models
 from index import schema
-from pigallery import redis_server
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "data" / "exif-samples"
-VENDOR = ROOT / ".pigallery" / "vendor"  # libssl1.1 is fetched once per checkout
-REDIS_STACK_IMAGE = "redis/redis-stack-server:7.4.0-v3"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers import REDIS_STACK_IMAGE, SAMPLES, embedded
 
 
 def docker_engine_answers() -> bool:
@@ -57,25 +45,20 @@ def redis_url(tmp_path_factory):
             yield server.url
 
 
-class embedded:
-    """Context manager: an embedded Redis Stack on a free port in `data_dir`."""
-
-    def __init__(self, data_dir: Path, **kw):
-        self.server = redis_server.Server(port=free_port(), data_dir=data_dir, vendor=VENDOR, **kw)
-
-    def __enter__(self) -> redis_server.Server:
-        redis_server.start(self.server)
-        return self.server
-
-    def __exit__(self, *exc):
-        redis_server.stop(self.server)
-
-
 @pytest.fixture
 def own_server(tmp_path):
     """A Redis Stack this test alone controls (to stop, restart, or break)."""
     with embedded(tmp_path / "own") as server:
         yield server
+
+
+@pytest.fixture
+def own_environ():
+    """Put os.environ back afterwards: Settings.from_env loads a dotenv file into it, past monkeypatch."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

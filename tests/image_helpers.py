@@ -10,3 +10,9 @@ def claiming(jpeg: bytes, width: int, height: int) -> bytes:
     while jpeg[at + 1] not in (0xC0, 0xC1, 0xC2):  # walk the marker segments to the frame header
         at += 2 + struct.unpack(">H", jpeg[at + 2:at + 4])[0]
     return jpeg[:at + 5] + struct.pack(">HH", height, width) + jpeg[at + 9:]
+
+
+def with_app1(jpeg: bytes, payload: bytes) -> bytes:
+    """`jpeg` with an APP1 segment holding `payload` (EXIF as a camera never writes it) after its SOI."""
+    segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    return jpeg[:2] + segment + jpeg[2:]

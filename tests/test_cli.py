@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from pigallery.cli import main
-from tests.conftest import ROOT, VENDOR, free_port
+from tests.helpers import ROOT, VENDOR, free_port
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pigallery import redis_server
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 

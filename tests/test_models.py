@@ -115,6 +115,9 @@ def test_truncated_jpeg_rejected(store, jpeg):
         ("device", "bad\x1fname", "control characters"),
         ("lux", "bright", "lux"),
         ("ttl", -5, "ttl must be a positive"),
+        ("time_source", "guess", "time_source must be one of"),
+        ("source_name", "holiday/img.jpg", "without folders"),
+        ("source_name", "img\n.jpg", "control characters"),
     ],
 )
 def test_bad_metadata_rejected(store, jpeg, field, value, problem):

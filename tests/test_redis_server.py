@@ -10,8 +10,7 @@ from click.testing import CliRunner
 from pigallery import libssl, platform_check, redis_server
 from pigallery.cli import main
 from pigallery.config import Settings
-from tests.capture.conftest import ACL_PASSWORD, acl_rules
-from tests.conftest import VENDOR, free_port
+from tests.helpers import ACL_PASSWORD, VENDOR, acl_rules, free_port
 
 
 @pytest.fixture

@@ -59,6 +59,26 @@ def test_schema_change_rebuilds_index_without_touching_data(store, jpeg, monkeyp
     assert "schema_probe" in fields
 
 
+def test_an_index_from_before_exact_camera_tags_serves_until_migrated(store, jpeg, app, monkeypatch):
+    """An existing data dir after this upgrade: the old index still answers, `index create` makes it exact."""
+    image = jpeg((160, 120))
+    for make in ("NIKON", "nikon"):
+        store.create(image, device="pi-a", taken_at=DAY, trigger="import", camera_make=make)
+    current = Capture.redisearch_schema()
+    before = current.replace(" camera_make TAG SEPARATOR \x1f CASESENSITIVE", " camera_make TAG SEPARATOR \x1f")
+    assert before != current
+    monkeypatch.setattr(Capture, "redisearch_schema", classmethod(lambda cls: before))
+    schema.rebuild()
+    monkeypatch.undo()
+    assert not schema.info()["up_to_date"]
+    client = app.test_client()
+    stale = client.get("/api/captures", query_string={"camera_make": "NIKON"})
+    assert stale.status_code == 200 and stale.json["total"] == 2  # the old tag folded case
+    assert schema.migrate() == "rebuilt" and schema.wait_indexed()["up_to_date"]
+    exact = client.get("/api/captures", query_string={"camera_make": "NIKON"}).json
+    assert [item["camera_make"] for item in exact["items"]] == ["NIKON"]
+
+
 def test_drop_keeps_captures_unless_asked(store, jpeg):
     capture = store.create(jpeg((160, 120)), device="pi-a", taken_at=DAY, trigger="manual")
     assert schema.drop()

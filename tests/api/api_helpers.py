@@ -72,6 +72,8 @@ def walk(client, limit: int, **params) -> tuple[list[dict], list[dict]]:
     items, replies, cursor = [], [], None
     while True:
         query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        if cursor:
+            query.pop("start", None)  # start begins a listing; the cursor continues it
         reply = client.get("/api/captures", query_string=query)
         assert reply.status_code == 200, reply.json
         replies.append(reply.json)

@@ -30,9 +30,10 @@ def test_query_parameters_are_the_ones_the_api_accepts(client):
     doc = client.get("/api/openapi.json").json
     search = {p["name"] for p in doc["paths"]["/api/captures"]["get"]["parameters"]}
     assert search == {"from", "to", "device", "trigger", "lux_min", "lux_max", "exposure_min", "exposure_max",
-                      "time_from", "time_to", "tz", "sort", "limit", "cursor"}
+                      "time_from", "time_to", "tz", "camera_make", "camera_model", "has_gps", "sort", "limit",
+                      "cursor", "start"}
     facets = {p["name"] for p in doc["paths"]["/api/facets"]["get"]["parameters"]}
-    assert facets == search - {"limit", "cursor"} | {"bucket"}
+    assert facets == search - {"limit", "cursor", "start"} | {"bucket"}
     # Any other name is refused, so the document is the whole truth.
     assert client.get("/api/captures?colour=red").status_code == 400
 

@@ -47,7 +47,9 @@ SETTINGS = dict(deadline=None, derandomize=True, database=None,
 # lux_min, exposure_min), the server's PAGE_SIZE ceiling (limit), IANA zone names (tz), what a
 # device name may hold (device: no control characters, not blank), signed cursors tied to their
 # filters (cursor), and a histogram too long for the data's span (bucket).
-SEMANTIC_PARAMETERS = {"from", "to", "lux_min", "exposure_min", "limit", "tz", "device", "cursor", "bucket"}
+# start: not with cursor; camera names: not blank once trimmed, as device names.
+SEMANTIC_PARAMETERS = {"from", "to", "lux_min", "exposure_min", "limit", "tz", "device", "cursor", "bucket", "start",
+                       "camera_make", "camera_model"}
 # Fixed ids, so that fuzzing can be told them: random ones are all 404s. The last one's full image expires.
 PKS = [f"01JA{index:022d}" for index in range(7)]
 EXPIRED = PKS[-1]

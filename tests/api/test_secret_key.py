@@ -80,7 +80,7 @@ def test_a_configured_key_is_used_and_no_file_is_made(tmp_path, redis_url, key_p
 
 
 def _load_key(data_dir: str, barrier, results) -> None:
-    from pigallery.config import load_secret_key
+    from search_web.secret_key import load_secret_key
 
     barrier.wait()  # all at once, as gunicorn's workers start
     results.put(load_secret_key(Path(data_dir)))

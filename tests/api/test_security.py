@@ -16,8 +16,9 @@ import redis
 from api_helpers import START
 
 from index import schema
-from index.query import PK
+from models.capture import PK
 from models.capture import IMAGE_FIELD, THUMBNAIL_FIELD
+from tests import helpers
 
 HTML = b"<!doctype html><script>window.pwned=1;alert(document.domain)</script>"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>window.pwned=1</script></svg>'
@@ -55,13 +56,8 @@ def hostile_pk(n: int) -> str:
 
 
 def write_hash(conn: redis.Redis, prefix: str, pk: str, jpeg: bytes, fields: dict) -> None:
-    """HSET a capture hash the way the model lays it out (epoch seconds as text), `fields` on top."""
-    base = {
-        "pk": pk, "device": "pi-hostile", "taken_at": repr(WHEN.timestamp()), "trigger": "interval",
-        "width": 32, "height": 24, "image_size": len(jpeg), "thumbnail_size": len(jpeg),
-        "mime_type": "image/jpeg", "orientation": 1, IMAGE_FIELD: jpeg, THUMBNAIL_FIELD: jpeg,
-    }
-    conn.hset(f"{prefix}:capture:{pk}", mapping={**base, **fields})
+    """HSET a capture hash as the model lays it out, taken at WHEN, `fields` on top."""
+    helpers.write_hash(conn, prefix, pk, jpeg, fields, when=WHEN)
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
@@ -16,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from pigallery.cli import main
+from tests import helpers
 
 
 def test_serve_is_a_pigallery_command():
@@ -30,30 +26,34 @@ def test_serve_says_clearly_when_redis_is_unreachable(monkeypatch):
 
 
 def test_gunicorn_target_builds_an_app(monkeypatch, redis_url):
-    import search_web
+    from pigallery import wsgi
 
     monkeypatch.setenv("REDIS_URL", redis_url)
-    app = search_web.create_app()  # what `gunicorn 'search_web:create_app()'` calls
+    app = wsgi.create_app()  # what `gunicorn 'pigallery.wsgi:create_app()'` calls
     assert app.config["REDIS_URL"] == redis_url and "api" in app.blueprints
+
+
+def test_gunicorn_target_reads_the_env_file_not_the_dotenv(tmp_path, monkeypatch, redis_url, own_environ):
+    """Issue #15: the gunicorn factory reads the settings once, from PIGALLERY_ENV_FILE when set."""
+    from pigallery import wsgi
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    (tmp_path / ".env").write_text("PIGALLERY_API_TOKEN=from-dotenv\n")
+    (tmp_path / "prod.env").write_text(f"REDIS_URL={redis_url}\nPIGALLERY_PAGE_SIZE=7\n")
+    monkeypatch.setenv("PIGALLERY_ENV_FILE", "prod.env")
+    app = wsgi.create_app()
+    assert (app.config["REDIS_URL"], app.config["PAGE_SIZE"], app.config["API_TOKEN"]) == (redis_url, 7, None)
 
 
 # `pigallery serve` run for real: a subprocess of the venv's command, spoken to over HTTP.
 
-PIGALLERY = Path(sys.executable).with_name("pigallery")
 MISSING = "01J0000000000000000000000Z"  # a well-formed capture id no test stores
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clean_env() -> dict[str, str]:
     """This process's environment without settings: they must come from the files under test."""
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("PIGALLERY_")}
-    env["PYTHONUNBUFFERED"] = "1"  # every log line is in the file when the server is stopped
-    return env
+    return {**helpers.clean_env(), "PYTHONUNBUFFERED": "1"}  # every log line is in the file when the server is stopped
 
 
 class Served:
@@ -79,33 +79,11 @@ class Served:
 @contextlib.contextmanager
 def serving(cwd: Path, *args: str, env: dict[str, str] | None = None):
     """Run `pigallery [args...] --port N` in `cwd` until it answers HTTP; always stop it after."""
-    port = free_port()
+    port = helpers.free_port()
     log = cwd / f"serve-{port}.log"
-    with log.open("wb") as out:  # a file, not a pipe: a full pipe would block the server
-        proc = subprocess.Popen([str(PIGALLERY), *args, "--port", str(port)], cwd=cwd,
-                                env=env if env is not None else clean_env(),
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    served = Served(f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"`pigallery serve` exited with {proc.returncode}:\n{served.output()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"`pigallery serve` did not answer within 30 s:\n{served.output()}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        yield served
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with helpers.server_process([str(helpers.PIGALLERY), *args, "--port", str(port)], port, log, cwd=cwd,
+                                env=env if env is not None else clean_env()):
+        yield Served(f"http://127.0.0.1:{port}", log)
 
 
 @pytest.mark.parametrize("env_file_token", ["from-env-file", None], ids=["token-in-both", "token-in-dotenv-only"])

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +20,8 @@ from index import schema
 from models import bulk, videos
 from pigallery.seed import seed_captures
 from search_web import timelapse_encoder as encoder
+from search_web import timelapse_frames
+from search_web import timelapse_plan as planning
 from search_web.params import parse
 from search_web.timelapse import TimelapseParams
 
@@ -141,7 +144,7 @@ def test_daily_at_picks_the_capture_nearest_that_time_each_day(client, store):
             expected[local.date()] = (distance, row["taken_at"], pk)
     params = parse(TimelapseParams, _args(daily_at="12:00", tz="Europe/Berlin"))
     plan = params.plan()
-    picked = [row["id"] for row in encoder.select(encoder.captures(plan.filters), plan)]
+    picked = [row["id"] for row in planning.select(planning.captures(plan.filters), plan)]
     assert picked == [best[2] for _, best in sorted(expected.items())]
     assert len(picked) in (8, 9)
     # The same through the API: one frame per Berlin day.
@@ -172,7 +175,7 @@ def test_an_expired_full_image_is_shown_by_its_thumbnail_scaled_up(client, store
     assert (status["width"], status["height"]) == (640, 480)
     # A capture gone altogether (deleted after it was selected) is skipped.
     gone = {"id": "01JA0000000000000000000000", "image_expires_at": None}
-    assert encoder.frame_bytes(gone, time.time()) == (None, "missing")
+    assert timelapse_frames.frame_bytes(gone, time.time()) == (None, "missing")
 
 
 def ffmpeg_children() -> list[int]:
@@ -211,7 +214,7 @@ def test_cancel_stops_ffmpeg_and_keeps_nothing(client, store):
     assert client.get(f"/api/timelapses/{job['id']}").status_code == 404  # no `done`, nor any state at all
     conn = models.Capture.db()
     assert not conn.exists(videos.job_key(job["id"]), videos.video_key(job["id"]), videos.partial_key(job["id"]))
-    assert not list(Path(encoder.tempfile.gettempdir()).glob("pigallery-timelapse-*"))
+    assert not list(Path(tempfile.gettempdir()).glob("pigallery-timelapse-*"))
 
 
 def test_two_jobs_take_turns_in_one_nice_single_threaded_ffmpeg_and_the_api_stays_quick(client, store):
@@ -284,7 +287,7 @@ def test_bad_input_is_a_400_naming_the_parameter(client, store, body, parameter,
 def test_too_many_frames_is_a_400_saying_how_to_sample(client, store):
     image = synthetic.render(END, (32, 24))[0]
     rows = [dict(device="pi-garden", trigger="interval", taken_at=END - dt.timedelta(minutes=i))
-            for i in range(encoder.MAX_FRAMES + 1)]
+            for i in range(planning.MAX_FRAMES + 1)]
     bulk.store_many(rows, image, batch=5000)
     schema.wait_indexed()
     reply = client.post("/api/timelapses", json={}, headers=AUTH)

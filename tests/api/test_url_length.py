@@ -7,10 +7,8 @@ import http.client
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +16,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import make_server
 
 from search_web.errors import MAX_URL_LENGTH
+from tests import helpers
 
-ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 WHEN = dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc)
 
@@ -28,12 +26,6 @@ def url_of(length: int, path: str = "/api/captures") -> str:
     """A URL of exactly `length` bytes: a path and one long, otherwise valid, parameter."""
     prefix = f"{path}?trigger=gpio&device="
     return prefix + "x" * (length - len(prefix))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(port: int, url: str) -> tuple[int, str, str]:
@@ -74,7 +66,7 @@ def test_the_app_answers_a_long_url_with_json_naming_the_limit(client, path):
 
 
 def test_werkzeug_dev_server_answers_json_414(app):
-    port = free_port()
+    port = helpers.free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -87,9 +79,46 @@ def test_werkzeug_dev_server_answers_json_414(app):
         thread.join(timeout=10)
 
 
+def raw_request(port: int, request: bytes) -> tuple[int, str, str]:
+    """Send `request` as it is (http.client refuses malformed ones); return status, Content-Type, body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(request)
+        reply = http.client.HTTPResponse(sock)
+        reply.begin()
+        return reply.status, reply.getheader("Content-Type", ""), reply.read().decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("flag", ["--access-log", "--no-access-log"])
+def test_pigallery_serve_answers_what_it_cannot_read_with_json(tmp_path, redis_url, key_prefix, captured, flag):
+    """`pigallery serve` (werkzeug on http.server) answers a request line past 64 KiB, a header line
+    past 64 KiB and a malformed request itself, before the app: in the API's JSON, never HTML."""
+    port = helpers.free_port()
+    env = helpers.clean_env()
+    env.update(REDIS_URL=redis_url, PIGALLERY_KEY_PREFIX=key_prefix, PIGALLERY_ENV_FILE=os.devnull,
+               PYTHONUNBUFFERED="1")
+    with helpers.server_process([str(helpers.PIGALLERY), "serve", "--port", str(port), flag], port,
+                                tmp_path / "serve.log", cwd=tmp_path, env=env):
+        assert get(port, "/api/captures?device=pi")[0] == 200
+        assert_json_414(*get(port, url_of(MAX_URL_LENGTH + 1)), str(MAX_URL_LENGTH))  # the app's own
+        # 70 KiB: past the 65,536 bytes http.server reads of a request line.
+        reply = assert_json_414(*get(port, url_of(70 * 1024)), "65,536 bytes", str(MAX_URL_LENGTH))
+        assert "limit" not in reply  # http.server's reply, not the app's
+        status, content_type, body = raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: "
+                                                 + b"y" * (70 * 1024) + b"\r\n\r\n")
+        assert (status, content_type) == (431, "application/json"), body[:300]
+        assert json.loads(body) == {"error": HTTP_STATUS_CODES[431],
+                                     "message": "Line too long: got more than 65536 bytes when reading header line"}
+        status, content_type, body = raw_request(port, b"GET /a space HTTP/1.1\r\n\r\n")  # an unescaped space
+        assert (status, content_type) == (400, "application/json"), body[:300]
+        assert json.loads(body) == {"error": HTTP_STATUS_CODES[400],
+                                    "message": "Bad request syntax ('GET /a space HTTP/1.1')"}
+    log = (tmp_path / "serve.log").read_text(errors="replace")
+    assert "code 414" in log and "code 431" in log  # logged either way, as werkzeug's own errors were
+
+
 def dockerfile_command() -> list[str]:
     """The image's CMD: the command the web service runs."""
-    line = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
+    line = next(line for line in (helpers.ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
     return json.loads(line[len("CMD "):])
 
 
@@ -98,36 +127,22 @@ def gunicorn(tmp_path: Path, redis_url: str, key_prefix: str):
     """Run the Dockerfile's gunicorn command on a free loopback port until it answers; yield the port."""
     command = dockerfile_command()
     assert command[0] == "gunicorn"
-    port = free_port()
+    port = helpers.free_port()
     command[0] = str(GUNICORN)
     command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("PIGALLERY_")}
+    env = helpers.clean_env()
     env.update(REDIS_URL=redis_url, PIGALLERY_KEY_PREFIX=key_prefix, PIGALLERY_DATA_DIR=str(tmp_path / "data"),
                PIGALLERY_ENV_FILE=os.devnull)  # settings from here only, not a .env in the checkout
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:  # a file, not a pipe: a full pipe would block the server
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not answer within 30 s:\n{log.read_text(errors='replace')}")
-            try:
-                if get(port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
+
+    def healthy(port: int) -> bool:
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+            return get(port, "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    with helpers.server_process(command, port, tmp_path / "gunicorn.log", cwd=helpers.ROOT, env=env, ready=healthy,
+                                stop_timeout=15):
+        yield port
 
 
 def test_gunicorn_answers_long_urls_with_json(tmp_path, redis_url, key_prefix, captured):

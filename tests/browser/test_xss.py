@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import redis
-from browser_helpers import TOKEN, LiveServer, open_gallery, settle, tile_ids
+from browser_helpers import RECORD_VIOLATIONS, TOKEN, LiveServer, open_gallery, settle, tile_ids
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
@@ -19,26 +19,16 @@ import models
 from capture import synthetic
 from index import schema
 from models.capture import IMAGE_FIELD, THUMBNAIL_FIELD
+from tests import helpers
 
 HTML = b"<!doctype html><body><script>window.pwned=1;alert('stored xss')</script>"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>window.pwned=1;alert(2)</script></svg>'
 NAMES = ("<img src=x onerror=alert(1)>", '"><script>window.pwned=1</script>', "javascript:alert(1)")
-# Recorded from before the page's own scripts run; read back after each step.
-RECORD_VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation", (e) =>
-  window.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
-"""
 
 
 def hostile_hash(conn: redis.Redis, prefix: str, pk: str, when: dt.datetime, jpeg: bytes, **fields) -> None:
-    """HSET a capture hash laid out as the model writes it, `fields` on top."""
-    base = {
-        "pk": pk, "device": "pi-hostile", "taken_at": repr(when.timestamp()), "trigger": "manual",
-        "width": 320, "height": 240, "image_size": len(jpeg), "thumbnail_size": len(jpeg),
-        "mime_type": "image/jpeg", "orientation": 1, IMAGE_FIELD: jpeg, THUMBNAIL_FIELD: jpeg,
-    }
-    conn.hset(f"{prefix}:capture:{pk}", mapping={**base, **fields})
+    """HSET a capture hash laid out as the model writes it, a manual 320x240 shot, `fields` on top."""
+    helpers.write_hash(conn, prefix, pk, jpeg, {"trigger": "manual", "width": 320, "height": 240, **fields}, when=when)
 
 
 @pytest.fixture(scope="module")

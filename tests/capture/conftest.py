@@ -1,20 +1,13 @@
 """Fixtures for the capture agent: its settings in the environment, the CLI, stored captures."""
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 
 import models
 from pigallery import redis_server
 from pigallery.cli import main
-from tests.conftest import ROOT, VENDOR, free_port
-
-ACL = ROOT / "deploy" / "users.acl"
-# Every user of the ACL servers below logs in with this password.
-ACL_PASSWORD = "pw-5ecret-7f3a"
+from tests.helpers import ACL_PASSWORD, VENDOR, acl_rules, free_port
 
 
 @pytest.fixture
@@ -65,15 +58,6 @@ def mock_pins():
     yield Device.pin_factory
     Device.pin_factory.reset()
     Device.pin_factory = previous
-
-
-def acl_rules() -> str:
-    """The shipped ACL with ACL_PASSWORD for every user, plus `partial`: the capture user without HPEXPIREAT."""
-    if not ACL.exists():
-        pytest.fail(f"{ACL} is missing")
-    rules = re.sub(r"#[0-9a-f]{64}", ">" + ACL_PASSWORD, ACL.read_text())
-    capture = next(line for line in rules.splitlines() if line.startswith("user capture "))
-    return rules + "\n" + capture.replace("user capture ", "user partial ").replace(" +hpexpireat", "") + "\n"
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import redis
 from click.testing import CliRunner
 
 from pigallery.cli import main
-from tests.capture.conftest import ACL_PASSWORD
+from tests.helpers import ACL_PASSWORD
 
 
 def test_capture_and_import_with_the_capture_user(acl_server, monkeypatch, tmp_path, samples):

@@ -11,16 +11,15 @@ from click.testing import CliRunner
 import models
 from capture import agent
 from capture.cameras import SyntheticCamera
-from capture.cli import CLIENT_OPTIONS
 from capture.spool import Spool
 from capture.triggers import Triggers
 from models import Capture
+from models.db import redact_url
 from pigallery import redis_server
+from pigallery.capture_cli import CLIENT_OPTIONS
 from pigallery.cli import main
-from pigallery.config import redact_url
-from tests.capture.conftest import ACL_PASSWORD
-from tests.capture.test_outage import arrival_order, captured_order, wait_for
-from tests.conftest import free_port
+from tests.capture.agent_log import arrival_order, captured_order
+from tests.helpers import ACL_PASSWORD, free_port, wait_for
 
 WRONG = "wr0ng-Pa55word"
 

@@ -11,6 +11,7 @@ from PIL import Image
 from capture.exif import BrokenExif, camera_name, read_exif
 from capture.importer import content_pk, jpeg_files, resolve_time
 from models import Capture
+from tests.image_helpers import with_app1
 
 UTC = dt.timezone.utc
 
@@ -54,11 +55,6 @@ def test_reimport_stores_nothing_twice(pigallery, samples, stored_pks):
     result = pigallery("import", samples / "gps", "--device", "other-name")
     assert result.exit_code == 0
     assert "imported 0, already present 9" in result.output and stored_pks() == before
-
-
-def with_app1(jpeg: bytes, payload: bytes) -> bytes:
-    segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
-    return jpeg[:2] + segment + jpeg[2:]
 
 
 @pytest.fixture

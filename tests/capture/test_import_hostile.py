@@ -12,7 +12,6 @@ import random
 import re
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,11 @@ import capture.importer as importer
 from capture.exif import BrokenExif, read_exif
 from capture.importer import content_pk
 from models import Capture
-from tests.capture.test_import import with_app1
-from tests.image_helpers import claiming
+from tests.helpers import PIGALLERY
+from tests.image_helpers import claiming, with_app1
 
 UTC = dt.timezone.utc
 TAGS = ExifTags.Base
-PIGALLERY = Path(sys.executable).parent / "pigallery"
 # A hang (a FIFO read, /dev/zero read to the end) fails the test instead of stalling the run.
 IMPORT_TIMEOUT = 120
 

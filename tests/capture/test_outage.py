@@ -6,9 +6,7 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,35 +14,13 @@ import pytest
 import models
 from capture import agent
 from capture.cameras import Frame, SyntheticCamera
-from capture.cli import CLIENT_OPTIONS
 from capture.spool import Entry, Spool
 from capture.triggers import Triggers
 from models import Capture
 from pigallery import redis_server
-
-PIGALLERY = Path(sys.executable).parent / "pigallery"
-STORED = re.compile(r"stored (\w{26})")
-SPOOLED = re.compile(r"spooled (\w{26})")
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def captured_order(lines):
-    """Ids in the order they were taken: stored at once, or spooled."""
-    return [m.group(1) for line in lines if "from spool" not in line
-            for m in [STORED.search(line) or SPOOLED.search(line)] if m]
-
-
-def arrival_order(lines):
-    return [m.group(1) for line in lines for m in [STORED.search(line)] if m]
-
+from pigallery.capture_cli import CLIENT_OPTIONS
+from tests.capture.agent_log import arrival_order, captured_order
+from tests.helpers import PIGALLERY, wait_for
 
 def assert_once_in_order(order, stored_pks):
     assert len(set(order)) == len(order)

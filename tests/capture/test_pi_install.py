@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from pigallery import cli
 from pigallery.config import Settings
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 UNIT = ROOT / "deploy" / "pigallery-capture.service"
 

@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -21,9 +20,8 @@ import pytest
 from capture import agent
 from capture.cameras import CameraError, CameraExhausted, FolderCamera
 from capture.spool import Entry, Spool
-from tests.conftest import free_port
+from tests.helpers import PIGALLERY, free_port
 
-PIGALLERY = Path(sys.executable).parent / "pigallery"
 SPOOLED = re.compile(r"spooled (\w{26}) as ")
 LOST = re.compile(r"capture (\w{26}) LOST")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.conftest import embedded
 from tests.deploy.stack import ACL_FILE, DEV_PASSWORDS
+from tests.helpers import embedded
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,8 @@ import yaml
 
 from pigallery.cli import main
 from pigallery.config import Settings
-from tests.conftest import REDIS_STACK_IMAGE
 from tests.deploy.stack import ACL_FILE, COMPOSE_FILE, DEV_PASSWORDS, DOCKERFILE, DOCKERIGNORE, PREFIX, ROOT
+from tests.helpers import REDIS_STACK_IMAGE
 
 APP_SERVICES = ("index", "web", "capture-sim")
 # Which ACL user each app service logs in as: least privilege for each job.
@@ -170,7 +170,7 @@ def test_web_port_healthcheck_and_command():
     cmd = exec_form(docker["CMD"][0])
     assert cmd[0] == "gunicorn" and cmd[cmd.index("--bind") + 1] == "0.0.0.0:8000"
     module, _, call = cmd[-1].partition(":")
-    assert (module, call) == ("search_web", "create_app()")
+    assert (module, call) == ("pigallery.wsgi", "create_app()")
     app = create_app(test_config={"TESTING": True, "REDIS_URL": "redis://127.0.0.1:1/0"})
     check = " ".join(exec_form(docker["HEALTHCHECK"][0]))
     path = re.search(r"http://127\.0\.0\.1:8000(/\w+)", check).group(1)

@@ -52,11 +52,11 @@ def test_tls_options_in_the_url_are_kept(restore_binding):
 
 
 def test_web_app_keeps_the_tls_url(monkeypatch, restore_binding):
-    from search_web import create_app
+    from pigallery.wsgi import create_app
 
     url = "rediss://web:s3cret@db.example:6380/0"
     monkeypatch.setenv("REDIS_URL", url)
-    app = create_app(test_config={"TESTING": True})
+    app = create_app()  # as gunicorn builds it: settings from the environment
     assert app.config["REDIS_URL"] == url
     assert issubclass(models_db.raw().connection_pool.connection_class, redis.SSLConnection)
 

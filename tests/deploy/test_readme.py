@@ -7,8 +7,8 @@ import shlex
 import pytest
 import yaml
 
-from tests.conftest import REDIS_STACK_IMAGE
 from tests.deploy.stack import ACL_FILE, COMPOSE_FILE, ROOT
+from tests.helpers import REDIS_STACK_IMAGE
 
 README = ROOT / "README.md"
 # docker compose options that take a value: before the subcommand, and of run/exec.

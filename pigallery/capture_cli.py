@@ -10,21 +10,16 @@ import click
 import redis
 
 import models
-from pigallery.config import Settings, redact_url
+from capture import agent, cameras, picam, triggers
+from capture.spool import Spool, SpoolBusy
+from models.db import connect, redact_url
 
-from . import agent, cameras, picam, triggers
-from .spool import Spool, SpoolBusy
+from .config import Settings
 
 log = logging.getLogger("pigallery.capture")
 # A Redis that hangs must fail sooner than the models' default, so the shot goes to the
 # spool instead of waiting; a URL's own ?socket_timeout=... still wins.
 CLIENT_OPTIONS = {"socket_timeout": 10}
-
-
-def bind_models(settings: Settings) -> None:
-    """Bind the models for writing and check Redis answers; the agent's user may not search."""
-    models.bind(settings.redis_url, settings.key_prefix, **CLIENT_OPTIONS)
-    models.Capture.db().ping()
 
 
 def lifetimes(settings: Settings) -> agent.Lifetimes:
@@ -36,7 +31,8 @@ def probe(settings: Settings) -> None:
 
     Raises agent.REFUSED errors, or ConnectionError/TimeoutError while Redis is away.
     """
-    bind_models(settings)
+    # search=False: the agent's Redis user may write captures but not search.
+    connect(settings.redis_url, settings.key_prefix, search=False, **CLIENT_OPTIONS)
     models.Capture.check_write_access(settings.capture_ttl, settings.image_ttl)
 
 
@@ -222,7 +218,7 @@ def import_command(settings: Settings, folder: Path, device, zone_name) -> None:
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from .importer import import_tree
+    from capture.importer import import_tree
 
     zone_name = zone_name or settings.import_timezone
     try:
@@ -232,6 +228,6 @@ def import_command(settings: Settings, folder: Path, device, zone_name) -> None:
                                  param_hint="--timezone") from None
     if device is not None:
         agent.check_device(device)
-    bind_models(settings)
+    connect(settings.redis_url, settings.key_prefix, search=False, **CLIENT_OPTIONS)
     report = import_tree(folder, device, zone)
     click.echo(report.summary())

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import click
 
-from pigallery.cli import connect
-from pigallery.config import Settings
+from index import schema
+from models.db import connect
 
-from . import schema
+from .config import Settings
 
 
 @click.group("index")
 @click.pass_obj
 def index_group(settings: Settings) -> None:
     """Manage the RediSearch index over captures."""
-    connect(settings)
+    connect(settings.redis_url, settings.key_prefix)
 
 
 @index_group.command()
