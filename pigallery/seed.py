@@ -29,7 +29,9 @@ def seed_captures(count: int, devices: list[str], days: float, size: tuple[int, 
     for i in tqdm(range(count), desc="seeding", unit="capture", disable=None if progress else True):
         when = end - step * (count - 1 - i)
         image, meta = synthetic.render(when, size, seed=i, detail=detail)
-        stored.append(Capture.create(image, device=devices[i % len(devices)], taken_at=when, trigger="interval", **meta))
+        # As a Pi's agent stores them: the time is the (synthetic) camera's own clock.
+        stored.append(Capture.create(image, device=devices[i % len(devices)], taken_at=when, trigger="interval",
+                                     time_source="camera", **meta))
     return stored
 
 

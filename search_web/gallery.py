@@ -5,6 +5,8 @@ from flask import Blueprint, current_app, render_template
 
 from models.capture import TRIGGERS
 
+from .export import MAX_IDS
+
 bp = Blueprint("gallery", __name__)
 
 
@@ -18,4 +20,6 @@ def index():
         delete_enabled=bool(current_app.config.get("API_TOKEN")),
         page_size=current_app.config["PAGE_SIZE"],
         triggers=TRIGGERS,
+        # A selection downloads as /api/export.zip?id=…: at most this many ids fit one URL.
+        max_ids=MAX_IDS,
     )

@@ -19,6 +19,40 @@ export function zoneLabel() {
 }
 
 export const formatTime = (iso) => full.format(new Date(iso));
+// A tile's one compact line: the day is in its section's heading.
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+export const formatClock = (iso) => clock.format(new Date(iso));
+
+const DAY_THIS_YEAR = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
+const DAY_OTHER_YEAR = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric" });
+const DAY_BC = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric", era: "short" });
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const capital = (text) => text.charAt(0).toLocaleUpperCase() + text.slice(1);
+
+/** The viewer's local calendar day of an instant, as a sortable key "2026-11-29" (years padded). */
+export function dayKey(date) {
+  const year = date.getFullYear();
+  const y = year < 0 ? `-${String(-year).padStart(6, "0")}` : String(year).padStart(4, "0");
+  return `${y}-${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
+}
+
+/**
+ * A day section's heading in the viewer's zone, as photo apps write it: "Today", "Yesterday",
+ * "Saturday, November 29" this year, "October 12, 2008" (with its year) any other year.
+ */
+export function dayHeading(date, now = new Date()) {
+  const today = new Date(now);
+  today.setHours(0, 0, 0, 0);
+  const day = new Date(date);
+  day.setHours(0, 0, 0, 0);
+  // By calendar, not by 24 h: a DST day is 23 or 25 hours long.
+  const yesterday = new Date(today);
+  yesterday.setDate(today.getDate() - 1);
+  if (day.getTime() === today.getTime()) return capital(relative.format(0, "day"));
+  if (day.getTime() === yesterday.getTime()) return capital(relative.format(-1, "day"));
+  if (day.getFullYear() === today.getFullYear()) return DAY_THIS_YEAR.format(date);
+  return (date.getFullYear() < 1 ? DAY_BC : DAY_OTHER_YEAR).format(date);
+}
 const minute = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 export const formatShort = (iso) => short.format(new Date(iso));
 export const formatMinute = (iso) => minute.format(new Date(iso));
@@ -37,6 +71,11 @@ export function formatExposure(us) {
   const shutter = seconds >= 1 ? `${seconds.toFixed(1)} s` : `1/${Math.round(1 / seconds)} s`;
   return `${number.format(us)} µs (${shutter})`;
 }
+
+// Captures are taken from 0001-01-01 to 9999-12-31 UTC; a bar or a jump in the viewer's zone may reach past either.
+const FIRST_INSTANT = Date.parse("0001-01-01T00:00:00Z");
+const LAST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
+export const clampInstant = (date) => new Date(Math.min(Math.max(date.getTime(), FIRST_INSTANT), LAST_INSTANT));
 
 const pad = (n, w = 2) => String(Math.abs(n)).padStart(w, "0");
 

@@ -1,25 +1,34 @@
-// The detail view: full image (requested only now), metadata, download, prev/next, delete.
-import { api } from "./state.js";
-import { el, formatBytes, formatExposure, formatNumber, formatTime } from "./format.js";
+// The viewer: full screen and dark; the full image (requested only now, its neighbours
+// preloaded), swipe and arrow keys, the details panel, download and delete.
+import { api } from "./http.js";
+import { detailRows } from "./details.js";
+import { formatNumber, formatTime } from "./format.js";
+import { bearer, forgetToken, keepToken, savedToken } from "./token.js";
 
-const TOKEN_KEY = "pigallery.token";
 const $ = (id) => document.getElementById(id);
+const SWIPE_PX = 50; // a horizontal move at least this long, and mostly sideways, is a swipe
+const SWIPE_MS = 800;
+const PHONE = window.matchMedia("(max-width: 768px)");
 
 export class Lightbox {
   /**
    * `source` gives the loaded items and can load more (for "next" past the last tile);
-   * `onDeleted(id)` removes a deleted capture from the page.
+   * `onDeleted(id)` removes a deleted capture from the page; `tileFor(id)` finds a tile to
+   * give focus back to (the one that opened the viewer may have been recycled meanwhile).
    */
-  constructor(source, { deleteEnabled, onDeleted }) {
+  constructor(source, { deleteEnabled, onDeleted, tileFor }) {
     this.source = source;
     this.onDeleted = onDeleted;
+    this.tileFor = tileFor;
     this.node = $("lightbox");
     this.image = $("lb-image");
     this.currentId = null;
     this.returnFocus = null;
+    this.preloaded = [];
     for (const closer of this.node.querySelectorAll("[data-close]")) closer.addEventListener("click", () => this.close());
     $("lb-prev").addEventListener("click", () => this.step(-1));
     $("lb-next").addEventListener("click", () => this.step(1));
+    $("lb-info").addEventListener("click", () => this.showPanel($("lb-panel").hidden));
     if (deleteEnabled) {
       $("lb-delete").addEventListener("click", () => this.askDelete());
       $("lb-cancel-delete").addEventListener("click", () => ($("lb-confirm").hidden = true));
@@ -31,6 +40,7 @@ export class Lightbox {
       if (item && this.image.getAttribute("src") !== item.thumbnail_url) this.showThumbnail(item);
     });
     document.addEventListener("keydown", (event) => this.onKey(event));
+    this.listenForSwipes($("lb-stage"));
   }
 
   get isOpen() {
@@ -43,6 +53,8 @@ export class Lightbox {
 
   open(id, opener) {
     this.returnFocus = opener || document.activeElement;
+    // The picture first on a phone; the details beside it where there is room.
+    this.showPanel(!PHONE.matches);
     this.show(id);
     this.node.classList.add("is-active");
     document.documentElement.classList.add("is-clipped");
@@ -51,11 +63,19 @@ export class Lightbox {
 
   close() {
     if (!this.isOpen) return;
+    const id = this.currentId;
     this.node.classList.remove("is-active");
     document.documentElement.classList.remove("is-clipped");
     this.image.removeAttribute("src");
     this.currentId = null;
-    if (this.returnFocus && this.returnFocus.isConnected) this.returnFocus.focus();
+    this.preloaded = [];
+    const back = this.returnFocus?.isConnected ? this.returnFocus : this.tileFor(id)?.querySelector("button");
+    back?.focus();
+  }
+
+  showPanel(on) {
+    $("lb-panel").hidden = !on;
+    $("lb-info").setAttribute("aria-expanded", on ? "true" : "false");
   }
 
   async step(delta) {
@@ -66,7 +86,7 @@ export class Lightbox {
       index = Math.min(index, this.source.items.length - 1);
     }
     const target = this.source.items[index];
-    if (target) this.show(target.id);
+    if (target && this.isOpen) this.show(target.id);
   }
 
   show(id) {
@@ -92,7 +112,20 @@ export class Lightbox {
       download.href = item.image_url;
       download.download = `${item.device.replace(/[^\w.-]+/g, "_")}-${item.taken_at.replace(/[:]/g, "")}.jpg`;
     }
-    this.renderMeta(item);
+    $("lb-meta").replaceChildren(...detailRows(item));
+    this.preload(index);
+  }
+
+  /** Fetch the previous and next full images now, so stepping shows them at once. */
+  preload(index) {
+    const items = this.source.items;
+    // Kept referenced until the next step, or the browser may drop the request.
+    this.preloaded = [items[index - 1], items[index + 1]].filter((item) => item?.image_url).map((item) => {
+      const image = new Image();
+      image.decoding = "async";
+      image.src = item.image_url;
+      return image;
+    });
   }
 
   showThumbnail(item) {
@@ -101,43 +134,52 @@ export class Lightbox {
     $("lb-download").hidden = true;
   }
 
-  renderMeta(item) {
-    const rows = [
-      ["Taken", formatTime(item.taken_at)],
-      ["Taken (UTC)", item.taken_at],
-      ["Device", item.device],
-      ["Trigger", item.trigger],
-      ["Light", item.lux === null || item.lux === undefined ? "–" : `${formatNumber(item.lux)} lx`],
-      ["Exposure", formatExposure(item.exposure_us)],
-      ["Analogue gain", item.analogue_gain === null || item.analogue_gain === undefined ? "–" : `${formatNumber(item.analogue_gain)}×`],
-      ["Colour temperature", item.colour_temp_k ? `${formatNumber(item.colour_temp_k)} K` : "–"],
-      ["Size", `${formatNumber(item.width)} × ${formatNumber(item.height)} px`],
-      ["File size", item.image_url ? formatBytes(item.image_size) : `${formatBytes(item.image_size)} (expired)`],
-      ["ID", item.id],
-    ];
-    $("lb-meta").replaceChildren(...rows.flatMap(([name, value]) => [el("dt", { textContent: name }), el("dd", { textContent: String(value) })]));
+  /**
+   * One finger moved sideways: next or previous. Two fingers are the browser's pinch zoom, and
+   * while zoomed in a one-finger move pans the picture: neither is taken for a swipe. Nothing
+   * calls preventDefault, so the browser's own zoom and scrolling keep working.
+   */
+  listenForSwipes(stage) {
+    let start = null;
+    stage.addEventListener("touchstart", (event) => {
+      start = event.touches.length === 1 ? { x: event.touches[0].clientX, y: event.touches[0].clientY, t: Date.now() } : null;
+    }, { passive: true });
+    stage.addEventListener("touchmove", (event) => {
+      if (event.touches.length > 1) start = null;
+    }, { passive: true });
+    stage.addEventListener("touchend", (event) => {
+      if (!start || event.changedTouches.length !== 1) return;
+      const dx = event.changedTouches[0].clientX - start.x;
+      const dy = event.changedTouches[0].clientY - start.y;
+      const zoomed = (window.visualViewport?.scale || 1) > 1.01;
+      if (!zoomed && Math.abs(dx) >= SWIPE_PX && Math.abs(dx) > 1.5 * Math.abs(dy) && Date.now() - start.t < SWIPE_MS) {
+        this.step(dx < 0 ? 1 : -1);
+      }
+      start = null;
+    }, { passive: true });
   }
 
   askDelete() {
     $("lb-delete-error").textContent = "";
-    const known = sessionStorage.getItem(TOKEN_KEY);
+    const known = savedToken();
+    this.showPanel(true);
     $("lb-token-field").hidden = Boolean(known);
     $("lb-confirm").hidden = false;
     (known ? $("lb-confirm-delete") : $("lb-token")).focus();
   }
 
   async confirmDelete() {
-    const token = sessionStorage.getItem(TOKEN_KEY) || $("lb-token").value.trim();
+    const token = savedToken() || $("lb-token").value.trim();
     if (!token) {
       $("lb-delete-error").textContent = "Enter the API token to delete.";
       return;
     }
     const id = this.currentId;
     try {
-      await api(`/api/captures/${encodeURIComponent(id)}`, { method: "DELETE", headers: { Authorization: `Bearer ${token}`, Accept: "application/json" } });
+      await api(`/api/captures/${encodeURIComponent(id)}`, { method: "DELETE", headers: bearer(token) });
     } catch (err) {
       if (err.status === 401 || err.status === 403) {
-        sessionStorage.removeItem(TOKEN_KEY);
+        forgetToken();
         $("lb-token-field").hidden = false;
       }
       if (err.status !== 404) {
@@ -145,7 +187,7 @@ export class Lightbox {
         return;
       }
     }
-    sessionStorage.setItem(TOKEN_KEY, token);
+    keepToken(token);
     $("lb-token").value = "";
     const items = this.source.items;
     const index = items.findIndex((item) => item.id === id);

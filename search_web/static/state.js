@@ -1,18 +1,19 @@
-// Filter state: lives in the URL's query string, so a view can be bookmarked,
-// shared, reloaded and walked with back/forward; and talks to the JSON API.
+// Filter state: lives in the URL's query string, so a view can be bookmarked, shared, reloaded
+// and walked with back/forward. (Talking to the API is http.js's job.)
 import { isoWithOffset, viewerZone } from "./format.js";
 
-const LISTS = ["device", "trigger"];
+const LISTS = ["device", "trigger", "camera_make", "camera_model"];
 // time_from/time_to: a time-of-day window ("HH:MM", every day) in the viewer's zone.
-const SCALARS = ["from", "to", "range", "lux_min", "lux_max", "exposure_min", "exposure_max", "time_from", "time_to", "sort"];
+const SCALARS = ["from", "to", "range", "lux_min", "lux_max", "exposure_min", "exposure_max", "time_from", "time_to", "has_gps", "sort"];
 export const RANGES = { "1h": "last hour", today: "today", "7d": "last 7 days", "30d": "last 30 days" };
 
 /** Read the filters from a query string. */
 export function readState(search = window.location.search) {
   const params = new URLSearchParams(search);
-  const state = { device: params.getAll("device"), trigger: params.getAll("trigger") };
+  const state = Object.fromEntries(LISTS.map((key) => [key, params.getAll(key)]));
   for (const key of SCALARS) state[key] = params.get(key) || "";
   if (state.range && !(state.range in RANGES)) state.range = "";
+  if (state.has_gps && !["true", "false"].includes(state.has_gps)) state.has_gps = "";
   return state;
 }
 
@@ -60,35 +61,4 @@ export function timelineParams(state) {
   const params = apiParams(state);
   if (viewerZone) params.set("tz", viewerZone);
   return params;
-}
-
-export class ApiError extends Error {
-  constructor(status, message, body = {}) {
-    super(message);
-    this.status = status;
-    this.body = body;
-  }
-}
-
-/** Fetch JSON; any failure becomes an ApiError with the API's own message when it sent one. */
-export async function api(path, options = {}) {
-  let response;
-  try {
-    response = await fetch(path, { headers: { Accept: "application/json" }, ...options });
-  } catch (err) {
-    throw new ApiError(0, "The pigallery server cannot be reached.");
-  }
-  let body = {};
-  if (response.status !== 204) {
-    try {
-      body = await response.json();
-    } catch (err) {
-      if (response.ok) throw new ApiError(response.status, "The server sent a reply that is not JSON.");
-    }
-  }
-  if (!response.ok) {
-    const message = body.message || body.error || response.statusText || "request failed";
-    throw new ApiError(response.status, message, body);
-  }
-  return body;
 }

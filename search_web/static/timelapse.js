@@ -2,12 +2,13 @@
 // then the finished MP4 in a <video> with a download link. The API token is asked for as for
 // deletes, and kept for the tab (sessionStorage, the same key) once the API accepts it.
 import { formatBytes, formatNumber } from "./format.js";
-import { ApiError, api } from "./state.js";
+import { ApiError, api } from "./http.js";
+import { bearer, forgetToken, keepToken, savedToken } from "./token.js";
 
-const TOKEN_KEY = "pigallery.token";
 const POLL_MS = 700;
 // Query parameters of the grid that are no filters of a time-lapse.
-const NOT_FILTERS = new Set(["sort", "limit", "cursor"]);
+const NOT_FILTERS = new Set(["sort", "limit", "cursor", "start"]);
+const LIST_FILTERS = new Set(["device", "trigger", "camera_make", "camera_model"]);
 const STATES = { queued: "Waiting for the encoder…", selecting: "Selecting frames…", encoding: "Encoding", storing: "Storing the video…" };
 const $ = (id) => document.getElementById(id);
 
@@ -17,7 +18,7 @@ export function filtersBody(params) {
   for (const [name, value] of params) {
     if (NOT_FILTERS.has(name)) continue;
     if (name in body) body[name] = [].concat(body[name], value);
-    else body[name] = name === "device" || name === "trigger" ? [value] : value;
+    else body[name] = LIST_FILTERS.has(name) ? [value] : value;
   }
   return body;
 }
@@ -58,7 +59,7 @@ export function initTimelapse(currentParams) {
   open.addEventListener("click", () => {
     opener = open;
     $("tl-scope").textContent = `Of the captures matching the current filters (${$("total")?.textContent || "…"}).`;
-    $("tl-token-field").hidden = Boolean(sessionStorage.getItem(TOKEN_KEY));
+    $("tl-token-field").hidden = Boolean(savedToken());
     if (!job) show("form");
     dialog.classList.add("is-active");
     (job ? $("tl-close") : $("tl-start")).focus();
@@ -100,7 +101,7 @@ export function initTimelapse(currentParams) {
 
   async function start() {
     fail("");
-    const token = sessionStorage.getItem(TOKEN_KEY) || $("tl-token").value.trim();
+    const token = savedToken() || $("tl-token").value.trim();
     if (!token) {
       $("tl-token-field").hidden = false;
       fail("Enter the API token to make a time-lapse.");
@@ -111,12 +112,12 @@ export function initTimelapse(currentParams) {
     try {
       job = await api("/api/timelapses", {
         method: "POST",
-        headers: { Authorization: `Bearer ${token}`, Accept: "application/json", "Content-Type": "application/json" },
+        headers: { ...bearer(token), "Content-Type": "application/json" },
         body: JSON.stringify(options()),
       });
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
-        sessionStorage.removeItem(TOKEN_KEY);
+        forgetToken();
         $("tl-token-field").hidden = false;
         fail("The API token was refused: enter it again.");
       } else {
@@ -126,7 +127,7 @@ export function initTimelapse(currentParams) {
     } finally {
       $("tl-start").classList.remove("is-loading");
     }
-    sessionStorage.setItem(TOKEN_KEY, token);
+    keepToken(token);
     $("tl-token").value = "";
     show("progress");
     render(job);
@@ -191,11 +192,11 @@ export function initTimelapse(currentParams) {
   async function cancel() {
     if (!job) return;
     const id = job.id;
-    const token = sessionStorage.getItem(TOKEN_KEY);
+    const token = savedToken();
     job = null;
     clearTimeout(timer);
     try {
-      await api(`/api/timelapses/${encodeURIComponent(id)}`, { method: "DELETE", headers: { Authorization: `Bearer ${token}`, Accept: "application/json" } });
+      await api(`/api/timelapses/${encodeURIComponent(id)}`, { method: "DELETE", headers: bearer(token) });
       show("form");
       fail("Cancelled.");
     } catch (err) {

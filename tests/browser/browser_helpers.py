@@ -21,6 +21,14 @@ XSS_DEVICE = "<img src=x onerror=alert(1)>"
 DEVICES = ("pi-garden", "pi-door")
 COUNT = 130  # under three pages of 48, so scrolling has to fetch twice
 DAYS = 6
+# The sizes the gallery is judged at (issue #13): a 1440 px desktop and a 390 px phone.
+SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
+# Recorded from before the page's own scripts run; read back with violations().
+RECORD_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (e) =>
+  window.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+"""
 # ~1280x960 frames of 170-250 kB, the size a Pi camera's JPEGs have: the byte ratio is measured on these.
 FRAME = (1280, 960)
 DETAIL = 0.7
@@ -117,3 +125,51 @@ def new_capture(when: dt.datetime | None = None, device: str = "pi-garden", **kw
 def expect_tiles(page: Page, ids: list[str]) -> None:
     expect(page.locator("#grid li")).to_have_count(len(ids))
     assert tile_ids(page) == ids
+
+
+def serve(redis_url: str, prefix: str, token: str | None = TOKEN, **config) -> LiveServer:
+    """A live server of the app on the captures under `prefix` (enter it with `with`)."""
+    from search_web import create_app
+
+    app = create_app(test_config={"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": prefix, "API_TOKEN": token,
+                                  **config})
+    return LiveServer(app)
+
+
+def drop_prefix(redis_url: str, prefix: str) -> None:
+    """Remove the index and every key under `prefix`."""
+    from index import schema
+
+    models.bind(redis_url, prefix)
+    schema.drop(delete_documents=True)
+    conn = models.Capture.db()
+    leftovers = list(conn.scan_iter(f"{prefix}:*"))
+    if leftovers:
+        conn.delete(*leftovers)
+
+
+def open_tab(browser, base_url: str, size: str = "desktop", zone: str = "America/New_York") -> Page:
+    """A tab at one of SIZES recording requests, JavaScript errors, console errors and CSP violations.
+
+    Close its context with `close_tab`, which fails the test on any error or violation.
+    """
+    phone = size == "phone"
+    context = browser.new_context(viewport=SIZES[size], timezone_id=zone, base_url=base_url, locale="en-US",
+                                  is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    page.requests, page.errors, page.console_errors = [], [], []
+    page.allowed_console = ()  # console errors a test provokes on purpose (a 400 it asks for)
+    page.on("request", lambda request: page.requests.append(request))
+    page.on("pageerror", lambda error: page.errors.append(error))
+    page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
+    page.add_init_script(RECORD_VIOLATIONS)
+    return page
+
+
+def close_tab(page: Page) -> None:
+    violations = page.evaluate("window.__violations") if not page.is_closed() else []
+    page.context.close()
+    assert not page.errors, f"JavaScript errors: {page.errors}"
+    assert not violations, f"CSP violations: {violations}"
+    unexpected = [m for m in page.console_errors if not any(allowed in m for allowed in page.allowed_console)]
+    assert not unexpected, f"console errors: {unexpected}"

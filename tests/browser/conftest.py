@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from browser_helpers import ARTIFACTS, CHROMIUM, COUNT, TOKEN, LiveServer, seed
+from browser_helpers import ARTIFACTS, CHROMIUM, COUNT, seed, serve
 
 import models
 from index import schema
@@ -37,10 +37,7 @@ def gallery_prefix(redis_url):
 
 @pytest.fixture(scope="package")
 def live(redis_url, gallery_prefix):
-    from search_web import create_app
-
-    app = create_app(test_config={"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": gallery_prefix, "API_TOKEN": TOKEN})
-    with LiveServer(app) as server:
+    with serve(redis_url, gallery_prefix) as server:
         yield server
 
 

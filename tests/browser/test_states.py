@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
-from browser_helpers import XSS_DEVICE, LiveServer, new_capture, open_gallery, settle, tile_ids
+from browser_helpers import XSS_DEVICE, LiveServer, api_requests, new_capture, open_gallery, settle, tile_ids
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 import models
@@ -107,7 +109,7 @@ def test_empty_and_bad_filter_states_offer_a_way_out(page, live, query, state, t
     expect(page.locator("#grid li")).to_have_count(0)
     status.get_by_role("button", name="Clear filters").click()
     settle(page)
-    expect(page.locator("#grid li")).to_have_count(48)
+    expect(page.locator("#grid li").nth(47)).to_be_attached()  # a page at least: a dense grid may ask for two
     assert page.url.endswith("/")
 
 
@@ -128,6 +130,9 @@ def test_redis_down_shows_a_message_and_recovers(browser, own_server, key_prefix
         redis_server.stop(own_server)
         page.locator('[data-range="7d"]').click()
         expect(page.locator('#status [data-state="redis-down"]')).to_contain_text("not reachable")
+        # The API's message ends its sentence before the page's own begins ("retry shortly. The …").
+        assert re.search(r"[.!?] The gallery tries again", page.text_content('#status [data-state="redis-down"]'))
+        expect(page.locator("#total-label")).to_have_text("Captures unavailable")  # no count from before
         expect(page.locator("#live")).to_have_text("reconnecting…")
         # Past the stream's 3 s retry, so the browser's reconnect is refused with a 503.
         page.wait_for_timeout(4000)
@@ -188,9 +193,16 @@ def test_a_failed_reply_for_old_filters_does_not_end_the_new_results(page, live)
     page.wait_for_function("() => document.querySelector('#more').classList.contains('is-loading-more')")
     page.locator('#quick-ranges button[data-range="7d"]').click()
     settle(page)
-    expect(page.locator("#grid li")).to_have_count(48)
-    held[0].fulfill(status=500, content_type="application/json", body='{"error": "Internal Server Error"}')
+    expect(page.locator("#grid li").nth(47)).to_be_attached()
+    # The page aborted the old request when the filters changed; an answer coming anyway is ignored.
+    try:
+        held[0].fulfill(status=500, content_type="application/json", body='{"error": "Internal Server Error"}')
+    except PlaywrightError:
+        pass  # the browser had cancelled it
     page.wait_for_timeout(200)
-    page.mouse.wheel(0, 6000)
-    expect(page.locator("#grid li")).to_have_count(96, timeout=10_000)
+    total = live.api("/api/captures", [("from", dict(parse_qsl(urlsplit(api_requests(page)[-1]).query))["from"])])["total"]
+    for _ in range(5):
+        page.mouse.wheel(0, 6000)
+        page.wait_for_timeout(200)
+    expect(page.locator("#grid li")).to_have_count(total, timeout=10_000)
     expect(page.locator("#status [data-state]")).to_have_count(0)
