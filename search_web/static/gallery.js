@@ -33,12 +33,24 @@ const view = { listing: null, total: 0, counted: null, late: 0, pending: [], par
 const selection = new Selection({
   items: () => grid.items, onChange: () => grid.showSelection(), onDeleted: removeItem, maxIds: Number(document.body.dataset.maxIds) || 200,
 });
-const grid = new Grid($("grid"), selection);
+const grid = new Grid($("grid"), selection, {
+  // A forgotten chunk's captures again: the listing's own filters from its first capture's time.
+  load: (first, count) => {
+    const params = new URLSearchParams(view.params);
+    params.set("start", first.taken_at);
+    params.set("limit", count);
+    return api(`/api/captures?${params}`, { signal: view.listing.controller.signal });
+  },
+  pinned: () => lightbox.currentId,
+});
 const lightbox = new Lightbox({
   get items() { return grid.items; },
   get total() { return view.total; },
   get done() { return view.listing.done; },
+  get newerDone() { return view.listing.up.done; },
+  around: (id) => grid.around(id),
   loadMore: () => view.listing.more(),
+  loadNewer,
 }, { deleteEnabled: document.body.dataset.deleteEnabled === "true", onDeleted: removeItem, tileFor: (id) => grid.tileFor(id) });
 const scrubber = new Scrubber({ onJump: jump });
 initSheet();
@@ -72,10 +84,16 @@ function formState() {
   return next;
 }
 
-/** Make `next` the current filters: new history entry, fresh grid. */
+/** A new history entry for the current state (filters, and where a jump began). */
+function pushState() {
+  const query = stateQuery(state).toString();
+  history.pushState(null, "", `${location.pathname}${query ? "?" : ""}${query}`);
+}
+
+/** Make `next` the current filters: new history entry, fresh grid from the top. */
 function apply(next) {
-  state = next;
-  history.pushState(null, "", `${location.pathname}${stateQuery(state).toString() ? "?" : ""}${stateQuery(state)}`);
+  state = { ...next, at: "" };
+  pushState();
   fillForm();
   reload();
 }
@@ -114,7 +132,7 @@ function removeItem(id) {
   selection.drop(id);
   setTotal(view.total - 1);
   view.counted -= 1;
-  if (!grid.items.length) showEmpty(state, clearFilters);
+  if (!grid.count) showEmpty(state, clearFilters);
 }
 
 function setTotal(total) {
@@ -129,11 +147,11 @@ function setMore() {
   const more = $("more");
   more.classList.toggle("is-loading-more", Boolean(listing.loading));
   if (listing.loading) more.textContent = "Loading more captures…";
-  else if (listing.done && grid.items.length) {
-    more.textContent = listing.up.done ? `End of results — all ${formatNumber(grid.items.length)} shown.` : "End of results.";
+  else if (listing.done && grid.count) {
+    more.textContent = listing.up.done ? `End of results — all ${formatNumber(grid.count)} shown.` : "End of results.";
   } else more.textContent = "";
   const newer = $("newer");
-  newer.hidden = listing.up.done || !grid.items.length;
+  newer.hidden = listing.up.done || !grid.count;
   newer.textContent = listing.up.loading ? "Loading newer captures…" : `Show ${state.sort === "oldest" ? "older" : "newer"} captures`;
 }
 
@@ -158,14 +176,14 @@ function onPage(reply, { newer }) {
   } else {
     grid.append(reply.items);
   }
+  if (!grid.count) showEmpty(state, clearFilters);
+  setMore(); // first: it shows the "newer" button above the grid, which moves the grid down
   if (view.landing) {
     view.landing = false;
     const top = $("grid").getBoundingClientRect().top + window.scrollY;
     window.scrollTo({ top: top - 4, behavior: "instant" });
     lastY = window.scrollY; // a jump's own scroll is no reader scrolling up for newer captures
   }
-  if (!grid.items.length) showEmpty(state, clearFilters);
-  setMore();
   // The observer only reports changes: if the end is still in reach, keep going.
   if (!newer && !view.listing.done && nearBottom()) loadMore();
 }
@@ -176,10 +194,12 @@ const loadMore = () => {
   return loading;
 };
 
+/** The page above the first tile (after a jump); settles when it is shown, or at once if none. */
 function loadNewer() {
-  if (view.listing.up.done || view.listing.up.loading || !grid.items.length) return;
-  view.listing.newer();
+  if (view.listing.up.done || !grid.count) return Promise.resolve();
+  const loading = view.listing.newer();
   setMore();
+  return loading;
 }
 
 function nearBottom() {
@@ -200,14 +220,21 @@ function list(start = null) {
 
 function reload() {
   updateExport($("export"), apiParams(state), null); // disabled until the first page gives the total
-  scrubber.at = null; // new filters: the mark starts at the top
+  // New filters start at the top; a jump in the URL (reloaded, shared, back) where it began.
+  const at = state.at ? new Date(state.at) : null;
+  scrubber.at = at;
   loadFacets();
-  return list();
+  return list(at);
 }
 
-/** The scrubber chose an instant: list from there, with one request, the filters unchanged. */
+/**
+ * The scrubber chose an instant: list from there, with one request, the filters unchanged. The
+ * instant goes into the URL, so a reload, a shared link or back/forward lands there again.
+ */
 function jump(date) {
   lightbox.close();
+  state = { ...state, at: clampInstant(date).toISOString() };
+  pushState();
   scrubber.showAt(date);
   list(date);
 }

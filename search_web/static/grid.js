@@ -2,7 +2,9 @@
 // tiles in chunks of CHUNK. Memory stays bounded however far one scrolls: past LIVE_TILES tiles
 // in the DOM, the chunks farthest from the viewport give their tiles back and keep only their
 // height (so nothing on screen moves), and get them again when they come near (NEAR).
-// The items themselves stay in `items` (a few hundred bytes each) for the viewer's next/previous.
+// The items' data is bounded too (held.js): `items` holds those of the chunks not let go, in
+// display order, for the viewer and the selection.
+import * as held from "./held.js";
 import { dayHeading, dayKey, el, formatClock, formatNumber, formatTime } from "./format.js";
 
 const CHUNK = 60; // tiles per <ul>: the unit emptied and refilled (a multiple of 2-6 columns)
@@ -14,11 +16,16 @@ export class Grid {
   /**
    * `root` is the #grid element; `selection.has(id)` tells the tiles' checkboxes. Tiles report
    * through events on `root` (see gallery.js), so 20,000 tiles add no listener each.
+   * `load(first, count)` gets a forgotten chunk's items back (a promise of the API's listing from
+   * `first.taken_at`); `pinned()` names an item that must stay (the one the viewer shows).
    */
-  constructor(root, selection) {
+  constructor(root, selection, { load, pinned }) {
     this.root = root;
     this.selection = selection;
+    this.load = load;
+    this.pinned = pinned;
     this.items = [];
+    this.listed = 0; // items in the grid, held or forgotten
     this.where = new Map(); // id -> its chunk
     this.sections = [];
     this.live = 0;
@@ -38,10 +45,23 @@ export class Grid {
     return this.live;
   }
 
+  /** How many captures the grid lists (its items held or not). */
+  get count() {
+    return this.listed;
+  }
+
+  /** The first capture listed, held or not ({id, taken_at} at least), or undefined. */
+  first() {
+    const chunk = this.sections[0]?.chunks[0];
+    return chunk && (chunk.items?.[0] ?? chunk.first);
+  }
+
   clear() {
     this.observer.disconnect();
     this.items = [];
+    this.listed = 0;
     this.where.clear();
+    this.showHeld();
     this.sections = [];
     this.live = 0;
     this.root.replaceChildren();
@@ -55,8 +75,9 @@ export class Grid {
       let section = this.sections[this.sections.length - 1];
       if (!section || section.key !== key) section = this.addSection(key, item, false);
       let chunk = section.chunks[section.chunks.length - 1];
-      if (!chunk || chunk.items.length >= CHUNK) chunk = this.addChunk(section, false);
+      if (!chunk || !chunk.items || chunk.items.length >= CHUNK) chunk = this.addChunk(section, false);
       chunk.items.push(item);
+      chunk.count += 1;
       this.where.set(item.id, chunk);
       if (chunk.filled) {
         chunk.node.append(this.tile(item));
@@ -64,6 +85,7 @@ export class Grid {
       }
     }
     this.items.push(...fresh);
+    this.listed += fresh.length;
     this.trim();
     return fresh;
   }
@@ -76,8 +98,9 @@ export class Grid {
       let section = this.sections[0];
       if (!section || section.key !== key) section = this.addSection(key, item, true);
       let chunk = section.chunks[0];
-      if (!chunk || chunk.items.length >= CHUNK) chunk = this.addChunk(section, true);
+      if (!chunk || !chunk.items || chunk.items.length >= CHUNK) chunk = this.addChunk(section, true);
       chunk.items.unshift(item);
+      chunk.count += 1;
       this.where.set(item.id, chunk);
       if (chunk.filled) {
         chunk.node.prepend(this.tile(item));
@@ -85,6 +108,7 @@ export class Grid {
       }
     }
     this.items.unshift(...fresh);
+    this.listed += fresh.length;
     this.trim();
     return fresh;
   }
@@ -93,6 +117,8 @@ export class Grid {
     const chunk = this.where.get(id);
     if (!chunk) return;
     this.where.delete(id);
+    this.listed -= 1;
+    chunk.count -= 1;
     this.items.splice(this.items.findIndex((item) => item.id === id), 1);
     chunk.items.splice(chunk.items.findIndex((item) => item.id === id), 1);
     const tile = chunk.filled && chunk.node.querySelector(`li[data-id="${CSS.escape(id)}"]`);
@@ -127,7 +153,7 @@ export class Grid {
       for (const chunk of section.chunks) {
         const rect = chunk.node.getBoundingClientRect();
         if (rect.bottom <= top) continue;
-        if (!chunk.filled) return chunk.items[0];
+        if (!chunk.filled) return chunk.items?.[0] ?? chunk.first;
         const tile = [...chunk.node.children].find((li) => li.getBoundingClientRect().bottom > top);
         return tile ? chunk.items.find((item) => item.id === tile.dataset.id) : chunk.items[0];
       }
@@ -161,7 +187,8 @@ export class Grid {
 
   addChunk(section, atTop) {
     const node = el("ul", { className: "day-tiles" });
-    const chunk = { node, items: [], section, filled: true };
+    // `count` and `first` stay when the items are forgotten (items: null).
+    const chunk = { node, items: [], section, filled: true, count: 0, first: null, loading: null };
     node.chunk = chunk;
     if (atTop) {
       section.chunks.unshift(chunk);
@@ -206,14 +233,40 @@ export class Grid {
   onNear(entries) {
     for (const entry of entries) {
       const { chunk } = entry.target;
-      if (entry.isIntersecting && chunk && !chunk.filled) this.fill(chunk);
+      if (!entry.isIntersecting || !chunk || chunk.filled) continue;
+      if (chunk.items) this.fill(chunk);
+      else this.recall(chunk).then(() => !chunk.filled && chunk.items && this.fill(chunk));
     }
     this.trim();
   }
 
+  chunks() {
+    return this.sections.flatMap((section) => section.chunks);
+  }
+
+  /** The chunks either side of `id`'s get their items back: the viewer steps into them. */
+  around(id) {
+    return held.around(this, id);
+  }
+
+  recall(chunk) {
+    return held.recall(this, chunk);
+  }
+
+  /** How many items the page holds, on the grid for anyone to read (tests, devtools). */
+  showHeld() {
+    this.root.dataset.held = String(this.items.length);
+  }
+
   /** Past LIVE_TILES, empty the farthest chunks (never one near the viewport or holding focus). */
   trim() {
-    if (this.live <= LIVE_TILES) return;
+    if (this.live > LIVE_TILES) this.emptyFar();
+    held.forget(this, 2 * NEAR); // only chunks emptied of their tiles, and farther off
+    this.showHeld();
+  }
+
+  /** Empty the farthest chunks, down to three quarters of LIVE_TILES. */
+  emptyFar() {
     const height = window.innerHeight;
     const far = [];
     for (const section of this.sections) {
@@ -225,7 +278,7 @@ export class Grid {
       }
     }
     far.sort((a, b) => b[0] - a[0]);
-    // Down to three quarters, so one more page does not empty a chunk every time.
+    // Three quarters, so one more page does not empty a chunk every time.
     for (const [, chunk] of far) {
       if (this.live <= LIVE_TILES * 0.75) break;
       this.empty(chunk);
@@ -243,7 +296,7 @@ export class Grid {
     for (const section of this.sections) {
       for (const chunk of section.chunks) {
         if (chunk.filled) continue;
-        const rows = Math.ceil(chunk.items.length / columns);
+        const rows = Math.ceil(chunk.count / columns);
         chunk.node.style.height = `${rows * row + (rows - 1) * gap}px`;
       }
     }

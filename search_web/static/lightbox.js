@@ -12,7 +12,8 @@ const PHONE = window.matchMedia("(max-width: 768px)");
 
 export class Lightbox {
   /**
-   * `source` gives the loaded items and can load more (for "next" past the last tile);
+   * `source` gives the loaded items and can load more (for "next" past the last tile) and,
+   * after a scrubber jump, newer ones (for "previous" past the first);
    * `onDeleted(id)` removes a deleted capture from the page; `tileFor(id)` finds a tile to
    * give focus back to (the one that opened the viewer may have been recycled meanwhile).
    */
@@ -79,9 +80,17 @@ export class Lightbox {
   }
 
   async step(delta) {
+    // Captures far off the screen may have been let go (grid.js): the neighbours' come back first.
+    await this.source.around(this.currentId);
+    if (!this.isOpen) return;
     const items = this.source.items;
     let index = items.findIndex((item) => item.id === this.currentId) + delta;
-    if (index >= items.length && !this.source.done) {
+    if (index < 0 && !this.source.newerDone) {
+      // The grid's newer page goes above the current item: find it again after the wait.
+      await this.source.loadNewer();
+      index = this.source.items.findIndex((item) => item.id === this.currentId) + delta;
+      if (index < 0) $("lb-prev").disabled = this.source.newerDone; // nothing newer after all
+    } else if (index >= items.length && !this.source.done) {
       await this.source.loadMore();
       index = Math.min(index, this.source.items.length - 1);
     }
@@ -97,7 +106,7 @@ export class Lightbox {
     $("lb-confirm").hidden = true;
     $("lb-title").textContent = `${item.device} · ${formatTime(item.taken_at)}`;
     $("lb-position").textContent = `${index + 1} of ${formatNumber(this.source.total)}`;
-    $("lb-prev").disabled = index <= 0;
+    $("lb-prev").disabled = index <= 0 && this.source.newerDone;
     $("lb-next").disabled = index >= items.length - 1 && this.source.done;
     this.image.alt = `Capture from ${item.device} at ${formatTime(item.taken_at)}`;
     if (item.image_url) {

@@ -36,12 +36,13 @@ export function connectLive(page) {
     if (!listing.up.done) return;
     if (state.sort === "oldest") {
       // New captures belong at the end, past the last cursor: offer a reload once the end is shown.
-      const missing = reply.total - grid.items.length;
+      const missing = reply.total - grid.count;
       if (listing.done && missing > 0) showBanner(`${formatNumber(missing)} new capture${missing === 1 ? "" : "s"} at the end — reload`);
       return;
     }
     // Times are compared as instants: "…:00.5Z" sorts before "…:00Z" as text.
-    const newest = grid.items.length ? Date.parse(grid.items[0].taken_at) : -Infinity;
+    // The first listed, its data held or not (captures far off the screen are let go: grid.js).
+    const newest = grid.count ? Date.parse(grid.first().taken_at) : -Infinity;
     const known = new Set([...grid.items.map((i) => i.id), ...view.pending.map((i) => i.id)]);
     const fresh = reply.items.filter((i) => !known.has(i.id) && Date.parse(i.taken_at) >= newest);
     // The rest of what arrived is older than the top tile (a Pi sending its backlog late): it

@@ -6,7 +6,9 @@ import { el, formatNumber } from "./format.js";
 import { nextStart } from "./facets.js";
 
 const $ = (id) => document.getElementById(id);
-const LABEL_GAP = 22; // px between labels at least, so they never overlap
+const LABEL_GAP = 22; // px a label is given on average when choosing months or years
+const LABEL_PX = 16; // px a drawn label needs (about 14 high at .68rem): closer ones are dropped
+const RAIL_TOP_MAX = 0.4; // of the window's height: a tall page head leaves the rail this much at least
 const KEY_WAIT_MS = 500; // keys move the mark; the jump waits until they rest this long
 const YEAR = new Intl.DateTimeFormat(undefined, { year: "numeric" });
 const MONTH = new Intl.DateTimeFormat(undefined, { month: "short" });
@@ -64,7 +66,24 @@ export class Scrubber {
       this.onJump(this.timeAtY(event.clientY));
     });
     this.rail.addEventListener("keydown", (event) => this.onKey(event));
-    window.addEventListener("resize", () => this.draw());
+    window.addEventListener("resize", () => {
+      this.place();
+      this.draw();
+    });
+  }
+
+  /**
+   * Stick the rail where it stands with the page at its top: scrolled, it stays at that height of
+   * the window instead of rising to the top, so a jump from the top of the page (which scrolls to
+   * the grid) leaves it where it was under the pointer. Measured when drawn for new filters and on
+   * resize, never during a jump.
+   */
+  place() {
+    if (this.dragging) return;
+    const wrap = this.box.parentElement;
+    const top = wrap.getBoundingClientRect().top + window.scrollY;
+    const most = RAIL_TOP_MAX * window.innerHeight;
+    this.box.style.setProperty("--rail-top", `${Math.round(Math.max(8, Math.min(top, most)))}px`);
   }
 
   /** Draw for a histogram ({bucket, bars}) in display order newest-first or not. */
@@ -73,6 +92,8 @@ export class Scrubber {
     this.newestFirst = newestFirst;
     const bars = hist.bars;
     this.range = bars.length ? { lo: bars[0].start.getTime(), hi: nextStart(bars[bars.length - 1].start, hist.bucket).getTime() } : null;
+    this.box.hidden = !this.range;
+    if (this.range) this.place();
     this.draw();
     // Where the reader was, else (a new view) the start of the listing.
     if (this.range) this.showAt(this.at ?? new Date(this.newestFirst ? this.range.hi : this.range.lo));
@@ -124,12 +145,20 @@ export class Scrubber {
     // Each period is labelled where it begins in reading order: newest first that is its end (the
     // top of its stretch), so clicking a year's label lands on that year's newest captures.
     const periods = [floorTo(lo, unit), ...starts];
-    const labels = periods.map((start, i) => [start, periods[i + 1]?.getTime() ?? hi]).filter((_, i) => i % every === 0).map(([start, end]) => {
+    const placed = periods.map((start, i) => [start, periods[i + 1]?.getTime() ?? hi]).filter((_, i) => i % every === 0)
+      .map(([start, end]) => ({ start, at: this.fraction(this.newestFirst ? Math.min(end, hi) : Math.max(start.getTime(), lo)) }));
+    // A period cut short at an end of the range (a month a few days old) would sit on its
+    // neighbour's label: years first, then the rest in order, each only where it has room.
+    const kept = [];
+    for (const label of [...placed.filter((p) => major(p.start)), ...placed.filter((p) => !major(p.start))]) {
+      if (kept.every((other) => Math.abs(other.at - label.at) * height >= LABEL_PX)) kept.push(label);
+    }
+    kept.sort((a, b) => a.at - b.at);
+    $("scrubber-labels").replaceChildren(...kept.map(({ start, at }) => {
       const label = el("span", { className: `scrubber-label${major(start) ? " is-major" : ""}`, textContent: name(start) });
-      label.style.top = `${100 * this.fraction(this.newestFirst ? Math.min(end, hi) : Math.max(start.getTime(), lo))}%`;
+      label.style.top = `${100 * at}%`;
       return label;
-    });
-    $("scrubber-labels").replaceChildren(...labels);
+    }));
     const max = Math.max(1, ...this.hist.bars.map((b) => b.count));
     $("scrubber-density").replaceChildren(...this.hist.bars.filter((b) => b.count).map((bar) => {
       const a = this.fraction(bar.start.getTime());

@@ -18,6 +18,12 @@ export class Selection {
     this.onDeleted = onDeleted;
     this.maxIds = maxIds;
     $("selection-clear").addEventListener("click", () => this.clear());
+    // The bar sticks at the top while a selection is on: the day headings stick just below it
+    // (its height changes as it wraps or asks to confirm a delete; hidden it is 0).
+    const bar = $("selection-bar");
+    new ResizeObserver(() => {
+      document.documentElement.style.setProperty("--selection-bar", `${bar.hidden ? 0 : bar.offsetHeight}px`);
+    }).observe(bar);
     if ($("selection-delete")) {
       $("selection-delete").addEventListener("click", () => this.askDelete());
       $("selection-cancel-delete").addEventListener("click", () => ($("selection-confirm").hidden = true));

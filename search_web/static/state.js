@@ -1,10 +1,11 @@
 // Filter state: lives in the URL's query string, so a view can be bookmarked, shared, reloaded
-// and walked with back/forward. (Talking to the API is http.js's job.)
+// and walked with back/forward. So does `at`, the instant a scrubber jump listed from: no
+// filter, where in the listing the view begins. (Talking to the API is http.js's job.)
 import { isoWithOffset, viewerZone } from "./format.js";
 
 const LISTS = ["device", "trigger", "camera_make", "camera_model"];
 // time_from/time_to: a time-of-day window ("HH:MM", every day) in the viewer's zone.
-const SCALARS = ["from", "to", "range", "lux_min", "lux_max", "exposure_min", "exposure_max", "time_from", "time_to", "has_gps", "sort"];
+const SCALARS = ["from", "to", "range", "lux_min", "lux_max", "exposure_min", "exposure_max", "time_from", "time_to", "has_gps", "sort", "at"];
 export const RANGES = { "1h": "last hour", today: "today", "7d": "last 7 days", "30d": "last 30 days" };
 
 /** Read the filters from a query string. */
@@ -14,10 +15,12 @@ export function readState(search = window.location.search) {
   for (const key of SCALARS) state[key] = params.get(key) || "";
   if (state.range && !(state.range in RANGES)) state.range = "";
   if (state.has_gps && !["true", "false"].includes(state.has_gps)) state.has_gps = "";
+  // A hand-edited `at` that is no instant starts the view at the top rather than failing it.
+  if (state.at && Number.isNaN(Date.parse(state.at))) state.at = "";
   return state;
 }
 
-/** Write the filters as a query string, leaving out what is not set. */
+/** Write the filters (and `at`) as a query string, leaving out what is not set. */
 export function stateQuery(state) {
   const params = new URLSearchParams();
   for (const key of SCALARS) if (state[key]) params.set(key, state[key]);
@@ -28,7 +31,7 @@ export function stateQuery(state) {
 export const emptyState = () => readState("");
 
 export function hasFilters(state) {
-  return stateQuery({ ...state, sort: "" }).toString() !== "";
+  return stateQuery({ ...state, sort: "", at: "" }).toString() !== "";
 }
 
 /** Start of a quick range, computed now so a bookmarked "last hour" stays the last hour. */
@@ -46,6 +49,7 @@ export function rangeStart(range, now = new Date()) {
 export function apiParams(state, { without } = {}) {
   const params = stateQuery(state);
   params.delete("range");
+  params.delete("at"); // the listing's starting point (Listing's `start`), not a filter
   if (state.range) {
     params.set("from", isoWithOffset(rangeStart(state.range)));
     params.delete("to");
