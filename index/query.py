@@ -9,17 +9,17 @@ from typing import Optional
 import redis
 
 from models import Capture
-from models.capture import PK  # the id format is the model's; also imported from here by others
+from models.capture import PK
 
-from . import schema
-# Filters and Position are the arguments of this module's functions: callers import them from here too.
+# recent and windows use this module in turn (count; build, run): each side reads the other's names
+# when called, never at import, so either may be imported first.
+from . import recent, schema, windows
 from .filters import Filters, Position
 from .rows import RETURN_FIELDS, row
 
 # A few rows beyond a page tell where its last taken_at group ends, so a page edge
 # inside a small tie group needs no extra query.
 TIE_SLACK = 4
-
 
 
 class IndexMissing(RuntimeError):
@@ -69,11 +69,11 @@ def build(filters: Filters, after: Optional[Position] = None, newest_first: bool
 
     `after` keeps captures at or beyond the cursor's taken_at (ties are resolved by
     the caller, by pk); `at` restricts to exactly one taken_at. `clock` is the time-of-day
-    window's clause, time_of_day(filters): found here when not given (probes of the index),
+    window's clause, windows.time_of_day(filters): found here when not given (probes of the index),
     so a caller building several queries for one request passes it, found once.
     """
     if filters.windowed and clock is None:
-        clock = time_of_day(filters)
+        clock = windows.time_of_day(filters)
     parts = [clock] if filters.windowed else []
     if filters.devices:
         parts.append(_tags("device", filters.devices))
@@ -103,14 +103,6 @@ def build(filters: Filters, after: Optional[Position] = None, newest_first: bool
     if lo is not None or hi is not None:
         parts.append(numeric_range("taken_at", lo, hi, lo_open, hi_open))
     return " ".join(parts) or "*"
-
-
-def time_of_day(filters: Filters, stretches=None) -> Optional[str]:
-    """The clause selecting `filters`' time-of-day window, or None without one: index.windows.time_of_day."""
-    # Imported when needed, not at the top: index.windows probes the index through this module.
-    from .windows import time_of_day as clause
-
-    return clause(filters, stretches)
 
 
 def _complete(replies: list) -> list:
@@ -169,7 +161,7 @@ def _count_args(filters: Filters, clock: Optional[str]) -> tuple:
 
 def count(filters: Filters) -> int:
     """Return how many captures match `filters`."""
-    return int(run("FT.SEARCH", _count_args(filters, time_of_day(filters)))[0]["total_results"])
+    return int(run("FT.SEARCH", _count_args(filters, windows.time_of_day(filters)))[0]["total_results"])
 
 
 def _tie_args(filters: Filters, clock: Optional[str], taken_at: float, after_pk: Optional[str], newest_first: bool,
@@ -205,14 +197,14 @@ def page(filters: Filters, limit: int, after: Optional[Position] = None, newest_
     page edge may cut is read by id, from its start or from the cursor's id onwards.
     Every query is a range, never an offset, so the last page costs what the first does.
     """
-    from . import recent  # narrows a newest-first first page to a recent window (issue #11); exact total below
-
-    # First pages only: a keyset page or a jump to `start` stays the round trips it is (test_search.py).
+    # A newest-first first page is narrowed to a recent window (issue #11); its total still counts the
+    # whole filters. First pages only: a keyset page or a jump to `start` stays the round trips it is
+    # (test_search.py).
     narrowed = recent.narrow(filters, limit + 1, newest_first=newest_first) if after is None else None
     whole, filters = filters, narrowed or filters
     out: list[dict] = []
     total: Optional[int] = None
-    clock = time_of_day(filters)  # once: every query of the page shares it
+    clock = windows.time_of_day(filters)  # once: every query of the page shares it
     # The tie group to continue in id order: (taken_at, the id to start after or None).
     group = (after.taken_at, after.pk) if after is not None and after.pk is not None else None
     bound = None  # later rows have a taken_at strictly beyond this one

@@ -21,6 +21,7 @@ import math
 import time
 from typing import Optional
 
+from . import query
 from .filters import Filters, Position
 
 FIRST = 3600.0  # seconds: the first window; a fleet of Pis takes many captures an hour
@@ -34,12 +35,6 @@ MARGIN = 2  # a window sized from the density aims at this many times what the p
 PROBES = 10  # then the plain query: windows from 1 hour to 30 years
 
 
-def _count_args(filters: Filters) -> tuple:
-    from .query import build
-
-    return (build(filters), "LIMIT", 0, 0, "DIALECT", 2)
-
-
 def narrow(filters: Filters, want: int, after: Optional[Position] = None, newest_first: bool = True,
            now: Optional[float] = None) -> Optional[Filters]:
     """Return `filters` with `since` raised so that they still hold the next `want` captures after `after`.
@@ -49,8 +44,6 @@ def narrow(filters: Filters, want: int, after: Optional[Position] = None, newest
     With `after`, the window counts only captures strictly older than the cursor's taken_at:
     its own tie group is read apart by page(), and any of it would only add rows.
     """
-    from .query import run
-
     if not newest_first or filters.windowed:
         return None
     upper = filters.until  # exclusive
@@ -70,7 +63,7 @@ def narrow(filters: Filters, want: int, after: Optional[Position] = None, newest
         if filters.since is not None and lo <= filters.since:
             return None  # the window is the whole range: nothing to gain
         probe = dataclasses.replace(filters, since=lo, until=upper)
-        found = int(run("FT.SEARCH", _count_args(probe))[0]["total_results"])
+        found = query.count(probe)  # no time-of-day window here: a plain LIMIT 0 0 count
         if found >= want:
             return dataclasses.replace(filters, since=lo)
         grow = GROWTH if found == 0 else min(GROWTH, max(2.0, MARGIN * want / found))

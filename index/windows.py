@@ -10,8 +10,8 @@ import dataclasses
 import math
 from typing import Optional
 
+from . import query
 from .filters import Filters, readable, window_zone, without_window
-from .query import build, numeric_range, run
 from .zones import DAY, day_ranges, zone_spans
 
 # Offsets are scanned only where captures are, found per chunk of 2**25 s (388 days; a power of
@@ -49,7 +49,7 @@ def occupied(filters: Filters, oldest: float, newest: float,
     """
     if newest - oldest <= SCAN_WHOLE * CHUNK:
         return [(None, None, oldest, newest)]
-    others = build(dataclasses.replace(filters, since=None, until=None), clock=clock)
+    others = query.build(dataclasses.replace(filters, since=None, until=None), clock=clock)
     others = "" if others == "*" else others + " "
     found: list[tuple[float, float]] = []
     # [lo, hi) to look into, and whether each holds the earliest and the latest capture.
@@ -60,8 +60,8 @@ def occupied(filters: Filters, oldest: float, newest: float,
             step = max((hi - lo) / FANOUT, 1.0)
             cuts = [lo + k * step for k in range(FANOUT) if lo + k * step < hi] + [hi]
             asked += [(a, b, low, high) for a, b in zip(cuts, cuts[1:])]
-        replies = run("FT.AGGREGATE", *((others + numeric_range("taken_at", a, b, hi_open=True), "LIMIT", 0, 1,
-                                         "DIALECT", 2) for a, b, _, _ in asked))
+        replies = query.run("FT.AGGREGATE", *((others + query.numeric_range("taken_at", a, b, hi_open=True), "LIMIT",
+                                               0, 1, "DIALECT", 2) for a, b, _, _ in asked))
         hits = [part for part, reply in zip(asked, replies) if reply["results"]]
         parts = []
         for k, (a, b, low, high) in enumerate(hits):
@@ -114,7 +114,7 @@ def time_of_day(filters: Filters, stretches=None) -> Optional[str]:
     stretches = window_stretches(filters) if stretches is None else stretches
     for since, until, offset in zone_spans(zone, stretches, base.since, base.until):
         if since < until:
-            by_offset.setdefault(offset, []).append(numeric_range("taken_at", since, until, hi_open=True))
+            by_offset.setdefault(offset, []).append(query.numeric_range("taken_at", since, until, hi_open=True))
     if len(by_offset) <= 1:  # one offset wherever these captures are (or none are): no taken_at ranges needed
         return day_ranges(filters, next(iter(by_offset), 0))
     return "(" + " | ".join(f"({day_ranges(filters, offset)} ({' | '.join(ranges)}))"

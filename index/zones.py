@@ -1,6 +1,6 @@
 """Stretches of constant UTC offset in a time zone, and the time-of-day clause at one offset.
 
-Pure arithmetic over zoneinfo, no index: index.query finds where captures are and builds the
+Pure arithmetic over zoneinfo, no index: index.windows finds where captures are and builds the
 time-of-day window from these; index.facets places local histogram buckets with them.
 """
 from __future__ import annotations

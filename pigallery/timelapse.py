@@ -1,6 +1,6 @@
 """`pigallery timelapse`: make an MP4 time-lapse of the captures matching any search filters.
 
-The options are generated from the API's own parameters (search_web.timelapse.TimelapseParams:
+The options are generated from the API's own parameters (search_web.timelapse_params.TimelapseParams:
 the filters of /api/captures plus every, daily_at, fps, ...), so a filter added to the API is an
 option here too, checked the same way. The video is encoded here, in the foreground, with a
 progress bar; Ctrl-C stops ffmpeg and leaves no file behind.
@@ -21,7 +21,7 @@ from pigallery.config import Settings
 from search_web import timelapse_encoder as encoder
 from search_web import timelapse_plan as planning
 from search_web.params import BadParameter, parse
-from search_web.timelapse import TimelapseParams
+from search_web.timelapse_params import TimelapseParams
 
 
 def _is_flag(annotation) -> bool:

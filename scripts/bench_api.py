@@ -16,15 +16,16 @@ import argparse
 import datetime as dt
 import random
 import sys
-import uuid
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import models  # noqa: E402
-from bench_common import load, redis_for_bench, side_by_side  # noqa: E402,F401 (bench_timelapse imports redis_for_bench from here)
-from index import query, recent, schema  # noqa: E402
+from bench_common import bench_prefix, load, side_by_side  # noqa: E402
+from index import recent, schema  # noqa: E402
+from index.filters import Position  # noqa: E402
+from index.rows import RETURN_FIELDS  # noqa: E402
 
 # The (#11) columns, in its order, with the new ones (deep and filtered pages) beside.
 COLUMNS = ["raw FT.SEARCH first page", "API first page", "API first page, no window", "API deep page",
@@ -67,7 +68,7 @@ def measure(app, conn, args, end: dt.datetime, deep_samples: int = 20) -> tuple[
             hit = raw(f"@taken_at:[-inf {t}]", "SORTBY", "taken_at", "DESC", "RETURN", 1, "taken_at",
                       "LIMIT", 0, 1, "DIALECT", 2)["results"][0]
             pk = hit["id"].rsplit(":", 1)[1]
-            position = query.Position(float(hit["extra_attributes"]["taken_at"]), pk)
+            position = Position(float(hit["extra_attributes"]["taken_at"]), pk)
             tokens.append(cursors().dump(position, "newest", filters))
     deep = iter(tokens * (args.runs + 2))
     # Half a year back: a month of facets, and 30 days of one device in a lux range.
@@ -87,7 +88,7 @@ def measure(app, conn, args, end: dt.datetime, deep_samples: int = 20) -> tuple[
         assert first.json == plain.json, "the window's first page is not the plain query's"
         assert first.json["total"] == int(raw("*", "LIMIT", 0, 0, "DIALECT", 2)["total_results"]), "total is not exact"
     fns = [
-        lambda: raw("*", "SORTBY", "taken_at", "DESC", "RETURN", len(query.RETURN_FIELDS), *query.RETURN_FIELDS,
+        lambda: raw("*", "SORTBY", "taken_at", "DESC", "RETURN", len(RETURN_FIELDS), *RETURN_FIELDS,
                     "LIMIT", 0, limit, "DIALECT", 2),
         lambda: get("API first page", "/api/captures", {"limit": limit}),
         plain_first_page,
@@ -154,35 +155,28 @@ def main() -> None:
     from bench_viewers import viewers
     from search_web import create_app
 
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
     # Up to this hour, as a live fleet's captures are: the first page's window starts from now.
     end = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     results, statuses, viewed = {}, {}, None
-    with redis_for_bench() as url:
-        models.bind(url, prefix)
-        schema.migrate()
-        try:
-            loaded = 0
-            for n, size in enumerate(sizes):
-                load(size - loaded, args.years, seed=n + 1, end=end)
-                loaded = size
-                app = create_app(test_config={"REDIS_URL": url, "KEY_PREFIX": prefix, "MAX_PAGE_SIZE": 200,
-                                              "SECRET_KEY": "bench"})
-                results[size], statuses[size] = measure(app, models.Capture.db(), args, end)
-                print(f"{size:,} captures: " + ", ".join(f"{c} {ms:.1f} ms" for c, ms in zip(COLUMNS, results[size])))
-                if n == 0 and args.streams:
-                    viewed = viewers(url, prefix, args.streams, args.viewers_seconds, args.rate)
-            memory = index_memory(loaded)
-            table(results, statuses)
-            print(f"\n{memory}")
-            if viewed:
-                print(f"viewers at {sizes[0]:,} captures: API p50 {viewed['p50'][0]:.1f} ms "
-                      f"with no stream open, {viewed['p50'][1]:.1f} ms with {args.streams} ({viewed['ratio']:.2f}x), "
-                      f"{viewed['timeouts']} timeouts, {viewed['errors']} errors; each capture reached "
-                      f"{min(viewed['delivered'], default=0)} of {viewed['connected']} streams at least")
-        finally:
-            models.bind(url, prefix)
-            schema.drop(delete_documents=True)
+    with bench_prefix() as (url, prefix):
+        loaded = 0
+        for n, size in enumerate(sizes):
+            load(size - loaded, args.years, seed=n + 1, end=end)
+            loaded = size
+            app = create_app(test_config={"REDIS_URL": url, "KEY_PREFIX": prefix, "MAX_PAGE_SIZE": 200,
+                                          "SECRET_KEY": "bench"})
+            results[size], statuses[size] = measure(app, models.Capture.db(), args, end)
+            print(f"{size:,} captures: " + ", ".join(f"{c} {ms:.1f} ms" for c, ms in zip(COLUMNS, results[size])))
+            if n == 0 and args.streams:
+                viewed = viewers(url, prefix, args.streams, args.viewers_seconds, args.rate)
+        memory = index_memory(loaded)
+        table(results, statuses)
+        print(f"\n{memory}")
+        if viewed:
+            print(f"viewers at {sizes[0]:,} captures: API p50 {viewed['p50'][0]:.1f} ms "
+                  f"with no stream open, {viewed['p50'][1]:.1f} ms with {args.streams} ({viewed['ratio']:.2f}x), "
+                  f"{viewed['timeouts']} timeouts, {viewed['errors']} errors; each capture reached "
+                  f"{min(viewed['delivered'], default=0)} of {viewed['connected']} streams at least")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +35,25 @@ def redis_for_bench():
 
     with tempfile.TemporaryDirectory(prefix="pigallery-bench-") as tmp, embedded(Path(tmp)) as server:
         yield server.url
+
+
+@contextmanager
+def bench_prefix(name: str = "bench"):
+    """Yield (Redis URL, a key prefix of its own), the models bound to them and the index made;
+    afterwards drop the index and every key under the prefix (time-lapse videos are no captures)."""
+    prefix = f"{name}{uuid.uuid4().hex[:8]}"
+    with redis_for_bench() as url:
+        models.bind(url, prefix)
+        schema.migrate()
+        try:
+            yield url, prefix
+        finally:
+            models.bind(url, prefix)  # a benchmark may have bound the models elsewhere meanwhile
+            schema.drop(delete_documents=True)
+            conn = models.Capture.db()
+            keys = list(conn.scan_iter(f"{prefix}:*", count=5000))
+            for start in range(0, len(keys), 5000):
+                conn.delete(*keys[start:start + 5000])
 
 
 def load(count: int, years: float = 1, seed: int = 1, end: dt.datetime = END) -> None:

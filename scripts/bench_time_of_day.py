@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import models  # noqa: E402
-from bench_common import load, redis_for_bench, side_by_side  # noqa: E402
-from index import query, schema  # noqa: E402
+from bench_common import bench_prefix, load, side_by_side  # noqa: E402
+from index import query, schema, windows  # noqa: E402
+from index.rows import RETURN_FIELDS  # noqa: E402
 
 
 def time_of_day(client, conn, args) -> None:
@@ -42,11 +42,11 @@ def time_of_day(client, conn, args) -> None:
     fns, rows = [], []
     for name, params in cases:
         filters = SearchParams.model_validate(params).filters()
-        clock = query.time_of_day(filters)
+        clock = windows.time_of_day(filters)
         built = query.build(filters, clock=clock)
         raw = (lambda q: lambda: conn.execute_command(
             "FT.SEARCH", schema.name(), q, "SORTBY", "taken_at", "DESC",
-            "RETURN", len(query.RETURN_FIELDS), *query.RETURN_FIELDS, "LIMIT", 0, limit, "DIALECT", 2))(built)
+            "RETURN", len(RETURN_FIELDS), *RETURN_FIELDS, "LIMIT", 0, limit, "DIALECT", 2))(built)
         total = int(raw()["total_results"])
         assert api(params)["total"] == total, name
         fns += [raw, (lambda p: lambda: api(p))(params)]
@@ -71,17 +71,10 @@ def main() -> None:
 
     from search_web import create_app
 
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
-    with redis_for_bench() as url:
-        models.bind(url, prefix)
-        schema.migrate()
-        try:
-            load(args.count, args.years)
-            app = create_app(test_config={"REDIS_URL": url, "KEY_PREFIX": prefix, "MAX_PAGE_SIZE": 200})
-            time_of_day(app.test_client(), models.Capture.db(), args)
-        finally:
-            models.bind(url, prefix)
-            schema.drop(delete_documents=True)
+    with bench_prefix() as (url, prefix):
+        load(args.count, args.years)
+        app = create_app(test_config={"REDIS_URL": url, "KEY_PREFIX": prefix, "MAX_PAGE_SIZE": 200})
+        time_of_day(app.test_client(), models.Capture.db(), args)
 
 
 if __name__ == "__main__":

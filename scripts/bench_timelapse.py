@@ -21,7 +21,6 @@ import resource
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +76,7 @@ def job(url: str, prefix: str, frames: int, deflicker: bool) -> dict:
     """Run one time-lapse job of the `frames` oldest captures in this process; report as JSON."""
     import models
     from index import query
-    from index.query import Filters
+    from index.filters import Filters
     from models import videos
     from search_web import timelapse_jobs
     from search_web import timelapse_plan as planning
@@ -116,30 +115,18 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1_000, help="frames of the small jobs")
     args = parser.parse_args()
 
-    from bench_api import redis_for_bench
+    from bench_common import bench_prefix
 
-    import models
     from index import schema
 
-    prefix = f"benchtl{uuid.uuid4().hex[:8]}"
-    with redis_for_bench() as url:
-        models.bind(url, prefix)
-        schema.migrate()
-        try:
-            print(f"seeding {args.count:,} captures of {SIZE[0]}x{SIZE[1]} ...", flush=True)
-            seeded_in = seed(url, prefix, args.count)
-            schema.wait_indexed()
-            print(f"seeded in {seeded_in:.0f} s; running jobs ...", flush=True)
-            rows = [run_job(url, prefix, args.small), run_job(url, prefix, args.small, deflicker=True),
-                    run_job(url, prefix, args.count)]
-            report(rows)
-        finally:
-            models.bind(url, prefix)
-            schema.drop(delete_documents=True)
-            conn = models.Capture.db()
-            keys = list(conn.scan_iter(f"{prefix}:*", count=5000))
-            for start in range(0, len(keys), 5000):
-                conn.delete(*keys[start:start + 5000])
+    with bench_prefix("benchtl") as (url, prefix):
+        print(f"seeding {args.count:,} captures of {SIZE[0]}x{SIZE[1]} ...", flush=True)
+        seeded_in = seed(url, prefix, args.count)
+        schema.wait_indexed()
+        print(f"seeded in {seeded_in:.0f} s; running jobs ...", flush=True)
+        rows = [run_job(url, prefix, args.small), run_job(url, prefix, args.small, deflicker=True),
+                run_job(url, prefix, args.count)]
+        report(rows)
 
 
 def report(rows: list[dict]) -> None:

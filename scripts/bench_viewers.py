@@ -267,23 +267,12 @@ def main() -> None:
     parser.add_argument("--command", help="another gunicorn command line to try instead of the Dockerfile's")
     args = parser.parse_args()
 
-    import uuid
+    from bench_common import bench_prefix, load
 
-    import models
-    from bench_common import load, redis_for_bench
-    from index import schema
-
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
     cmd = args.command.split() if args.command else None
-    with redis_for_bench() as url:
-        models.bind(url, prefix)
-        schema.migrate()
-        try:
-            load(args.count)
-            viewers(url, prefix, args.streams, args.seconds, args.rate, cmd)
-        finally:
-            models.bind(url, prefix)
-            schema.drop(delete_documents=True)
+    with bench_prefix() as (url, prefix):
+        load(args.count)
+        viewers(url, prefix, args.streams, args.seconds, args.rate, cmd)
 
 
 if __name__ == "__main__":

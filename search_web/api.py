@@ -58,11 +58,6 @@ OCTET_STREAM = "application/octet-stream"
 log = logging.getLogger(__name__)
 
 
-@bp.errorhandler(BadParameter)
-def bad_parameter(exc: BadParameter):
-    return error_response(400, str(exc), parameter=exc.parameter)
-
-
 def to_items(rows: list[dict]) -> list[dict]:
     """Shape captures' metadata for the API: links instead of bytes, ISO times.
 

@@ -8,6 +8,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from index.query import IndexMissing, SearchRefused
 
+from .params import BadParameter
+
 # The longest URL (path and query string, as sent) the app answers; a longer one is a JSON 414.
 # gunicorn.conf.py lets request lines of up to 8,190 bytes through to the app, so that this
 # reply, not gunicorn's own (at 4,094 bytes by default), is what a client gets.
@@ -49,6 +51,11 @@ def init_app(app) -> None:
             return error_response(414, f"the URL is {length} bytes long; this server takes at most "
                                        f"{MAX_URL_LENGTH} (path and query string)", limit=MAX_URL_LENGTH)
         return None
+
+    @app.errorhandler(BadParameter)
+    def bad_parameter(exc: BadParameter):
+        # A query parameter (or a field of a time-lapse's body) is wrong: a 400 naming it.
+        return error_response(400, str(exc), parameter=exc.parameter)
 
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)

@@ -19,8 +19,8 @@ import redis
 from flask import Blueprint, Response, current_app, stream_with_context
 
 import models
-from index.query import PK
 from models import events
+from models.capture import PK
 
 bp = Blueprint("events", __name__, url_prefix="/api")
 

@@ -26,19 +26,18 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from pydantic import Field, PlainValidator, WithJsonSchema
 
 from index import query, walk
-from index.query import Filters
+from index.filters import Filters
 from models import Capture
 from models.capture import IMAGE_FIELD, PK, THUMBNAIL_FIELD, stored_time
 from models.wire import iso
 
-from .api import ITEM_KEYS, bad_parameter, sniff, to_items
+from .api import ITEM_KEYS, sniff, to_items
 from .errors import error_response
-from .params import BadParameter, FilterParams, parse
+from .params import FilterParams, parse
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("export", __name__, url_prefix="/api")
-bp.register_error_handler(BadParameter, bad_parameter)
 
 # Captures per export, decided from the count before anything is sent (EXPORT_MAX_CAPTURES).
 MAX_CAPTURES = 10_000

@@ -7,12 +7,15 @@ from pydantic import BaseModel
 
 from models import wire
 from models.capture import PK
+from models.videos import JOB_ID, STATES
 from models.wire import Announcement
 
 from .api import Item
 from .errors import MAX_URL_LENGTH
 from .export import ExportParams
 from .params import FacetParams, SearchParams
+from .timelapse_params import request_schema
+
 
 def query_parameters(model: type[BaseModel]) -> list[dict]:
     """Describe a params model's fields as OpenAPI query parameters."""
@@ -135,11 +138,7 @@ def _binary(what: str, operation_id: str) -> dict:
 
 
 def timelapse_spec() -> tuple[dict, dict]:
-    """The time-lapse operations (search_web/timelapse.py) and their schemas."""
-    from models.videos import JOB_ID, STATES
-
-    from .timelapse import request_schema
-
+    """The time-lapse operations (search_web/timelapse.py; the body: timelapse_params.py) and their schemas."""
     job = {"name": "job_id", "in": "path", "required": True, "description": "Time-lapse job id.",
            "schema": {"type": "string", "pattern": JOB_ID.pattern}}
     unauthorized = {**_error("Missing or wrong token."),

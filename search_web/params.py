@@ -12,7 +12,7 @@ from typing import Literal, Optional, Union
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from index.query import Filters, Position
+from index.filters import Filters, Position
 from models.capture import PK, TRIGGERS
 
 from .values import EPOCH_DAY, Camera, Clock, Device, Flag, Instant, Number, Zone, whole

@@ -14,11 +14,12 @@ from fractions import Fraction
 from typing import Callable, Iterator, Optional
 
 from index import query
-from index.query import Filters, Position
-from models.capture import stored_time
+from index.filters import Filters, Position
+from models.capture import PK, stored_time
 
 from .params import BadParameter
 from .timelapse_frames import QUARTER_TURNS
+from .values import CLOCK
 
 UTC = dt.timezone.utc
 # The most frames one video may have: 20,000 frames are 13.9 minutes at 24 fps. More matching
@@ -32,9 +33,9 @@ FPS_MIN, FPS_MAX, DEFAULT_FPS = 1, 60, 24
 MAX_DURATION = 3600
 EVERY_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_EVERY = 366 * 86400
-# As the OpenAPI document states them (JSON Schema patterns), ASCII digits only.
+# As the OpenAPI document states it (a JSON Schema pattern), ASCII digits only. daily_at is a
+# time of day as the time-of-day filters take it (values.CLOCK).
 EVERY = re.compile(r"[1-9][0-9]{0,5}[smhd]", re.ASCII)
-DAILY_AT = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]", re.ASCII)
 PAGE_SIZE = 500
 
 
@@ -50,9 +51,10 @@ def parse_every(text: str) -> float:
 
 def parse_daily_at(text: str) -> tuple[int, int]:
     """Return (hour, minute) of HH:MM."""
-    if not DAILY_AT.fullmatch(text):
+    match = CLOCK.fullmatch(text)
+    if not match:
         raise ValueError(f"must be a time HH:MM from 00:00 to 23:59, such as 12:00, got {text!r}")
-    return int(text[:2]), int(text[3:])
+    return int(match.group(1)), int(match.group(2))
 
 
 def interval_text(seconds: float) -> str:
@@ -176,7 +178,7 @@ def captures(filters: Filters, check: Callable[[], None] = lambda: None) -> Iter
         page = query.page(filters, PAGE_SIZE, after, newest_first=False)
         for row in page.items:
             # A hand-written hash may hold an id or time no capture has: such a row is no frame.
-            if query.PK.match(row["id"]) and stored_time(row["taken_at"]) is not None:
+            if PK.match(row["id"]) and stored_time(row["taken_at"]) is not None:
                 yield row
         if page.next is None:
             return

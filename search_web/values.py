@@ -15,8 +15,8 @@ from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema
 from models.capture import Capture
 
 UTC = dt.timezone.utc
-# "+02:00" arrives as " 02:00" when a client forgets to percent-encode the plus sign.
 OUT_OF_RANGE = "{value!r} is out of range: times must fall within the years 0001 to 9999 in UTC"
+# "+02:00" arrives as " 02:00" when a client forgets to percent-encode the plus sign.
 UNENCODED_PLUS = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 # ISO 8601 ordinal dates (2026-335, 2026335), which date.fromisoformat does not read.
 ORDINAL_DATE = re.compile(r"(\d{4})-?(\d{3})", re.ASCII)

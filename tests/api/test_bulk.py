@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from models import Capture, InvalidCapture, bulk, db
+from models import Capture, InvalidCapture, bulk, db, om
 
 WHEN = dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc)
 
@@ -33,7 +33,7 @@ def test_a_bad_row_stores_nothing_of_its_batch(store, jpeg, row, problem):
     rows = [dict(device="pi", taken_at=WHEN, trigger="gpio"), {"taken_at": WHEN, **row}]
     with pytest.raises(InvalidCapture, match=problem):
         bulk.store_many(rows, jpeg((64, 48)))
-    assert not list(Capture.db().scan_iter(f"{Capture._meta.global_key_prefix}:capture:0*"))
+    assert not list(Capture.db().scan_iter(f"{om.key_prefix(Capture)}:capture:0*"))
 
 
 def test_a_broken_image_is_refused(store):

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from api_helpers import UTC
-from index.facets import offset_spans
+from index.zones import offset_spans
 
 BUCKETS = ("hour", "day", "week", "month", "year")
 # The shortest each bucket can be: how many bars a span of captures may need.

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from api_helpers import UTC
-from index.facets import offset_spans
+from index.zones import offset_spans
 
 # Clocks change in these windows: Europe/Berlin on 29 March and 25 October 2026 (at 01:00 UTC),
 # America/St_Johns (UTC-3:30, itself a half-hour zone) on 8 March and 1 November 2026.

@@ -9,6 +9,7 @@ import pytest
 
 import models
 from index import query, recent
+from index.filters import Filters
 
 UTC = dt.timezone.utc
 NEWEST = 1_780_000_020  # whole minutes: window edges (whole seconds from whole-minute anchors) land on tie groups
@@ -34,12 +35,12 @@ def data(make_dataset):
     return make_dataset(tied_rows(11))
 
 
-def random_filters(rng: random.Random) -> query.Filters:
+def random_filters(rng: random.Random) -> Filters:
     span = (NEWEST - 60 * 3 * 1440, NEWEST + 60)
     since = rng.choice([None, rng.randrange(*span)])
     until = rng.choice([None, None, rng.randrange(since or span[0], span[1] + 60)])
     lux = sorted(rng.randrange(0, 1000) for _ in range(2))
-    return query.Filters(
+    return Filters(
         since=since, until=until,
         devices=tuple(rng.sample(DEVICES, rng.choice([0, 0, 1, 2]))),
         triggers=tuple(rng.sample(list(models.TRIGGERS), rng.choice([0, 0, 1]))),
@@ -82,21 +83,21 @@ def test_narrowed_pages_are_the_plain_pages(data, monkeypatch):
 
 def test_what_narrowing_leaves_alone(data):
     models.bind(data.redis_url, data.prefix)
-    assert recent.narrow(query.Filters(), 49, newest_first=False, now=NEWEST) is None
-    windowed = query.Filters(time_from=360, time_to=420)
+    assert recent.narrow(Filters(), 49, newest_first=False, now=NEWEST) is None
+    windowed = Filters(time_from=360, time_to=420)
     assert recent.narrow(windowed, 49, now=NEWEST) is None
     # A range smaller than the first window: nothing to narrow.
-    assert recent.narrow(query.Filters(since=NEWEST - 600), 49, now=NEWEST) is None
+    assert recent.narrow(Filters(since=NEWEST - 600), 49, now=NEWEST) is None
     # More than the whole collection asked for: the windows never fill, the plain query answers.
-    assert recent.narrow(query.Filters(), 10**6, now=NEWEST) is None
-    window = recent.narrow(query.Filters(), 49, now=NEWEST)
+    assert recent.narrow(Filters(), 10**6, now=NEWEST) is None
+    window = recent.narrow(Filters(), 49, now=NEWEST)
     assert window is not None and NEWEST - window.since <= recent.FIRST * recent.GROWTH
 
 
 def test_pages_keep_an_exact_total(data):
     # Whether or not page() reads a window, its total counts every match.
     models.bind(data.redis_url, data.prefix)
-    for filters in (query.Filters(), query.Filters(devices=("pi-door",)), query.Filters(until=NEWEST - 3600)):
+    for filters in (Filters(), Filters(devices=("pi-door",)), Filters(until=NEWEST - 3600)):
         first = query.page(filters, 48)
         assert first.total == query.count(filters) == sum(
             1 for r in data.rows if (not filters.devices or r["device"] in filters.devices)
@@ -110,19 +111,19 @@ def test_a_tie_group_on_the_window_edge_is_read_whole(data, monkeypatch):
     times = sorted({r["taken_at"].timestamp() for r in data.rows}, reverse=True)
     edge = next(t for t in times if NEWEST - t >= 3000 and sum(r["taken_at"].timestamp() == t for r in data.rows) >= 3)
     inside = sum(r["taken_at"].timestamp() >= edge for r in data.rows)
-    window = recent.narrow(query.Filters(), inside, now=edge + recent.FIRST)
+    window = recent.narrow(Filters(), inside, now=edge + recent.FIRST)
     assert window is not None and window.since == edge
-    got, truth = query.page(window, inside - 1), plain_page(monkeypatch, query.Filters(), inside - 1)
+    got, truth = query.page(window, inside - 1), plain_page(monkeypatch, Filters(), inside - 1)
     assert got.items == truth.items and got.next == truth.next and got.items[-1]["taken_at"] == edge
     # One more than the window holds: it widens.
-    wider = recent.narrow(query.Filters(), inside + 1, now=edge + recent.FIRST)
+    wider = recent.narrow(Filters(), inside + 1, now=edge + recent.FIRST)
     assert wider is not None and wider.since < edge
 
 
 def test_an_upper_bound_far_ahead_starts_the_windows_at_now(data, monkeypatch):
     # to=9999-12-31 (the calendar's end) must not make every window empty years ahead of the captures.
     models.bind(data.redis_url, data.prefix)
-    far = query.Filters(until=253402300800.0)
+    far = Filters(until=253402300800.0)
     window = recent.narrow(far, 49, now=NEWEST)
     assert window is not None and window.until == far.until and NEWEST - window.since <= recent.FIRST * recent.GROWTH
     got, truth = query.page(window, 48), plain_page(monkeypatch, far, 48)

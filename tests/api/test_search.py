@@ -9,6 +9,7 @@ import random
 import pytest
 
 from index import query
+from index.rows import RETURN_FIELDS
 from models import BINARY_FIELDS, Capture
 
 from api_helpers import ODD_DEVICES, START, UTC, varied_rows, walk
@@ -210,7 +211,7 @@ def test_items_carry_metadata_and_links_but_no_bytes(data):
     # and the listing asks the index for metadata fields only.
     for listed in reply.json["items"]:
         assert len(json.dumps(listed)) < listed["image_size"], listed
-    assert set(query.RETURN_FIELDS) <= set(Capture.model_fields) and not set(query.RETURN_FIELDS) & set(BINARY_FIELDS)
+    assert set(RETURN_FIELDS) <= set(Capture.model_fields) and not set(RETURN_FIELDS) & set(BINARY_FIELDS)
     assert data.client().get(f"/api/captures/{item['id']}").json == item
 
 

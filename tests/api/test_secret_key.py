@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.query import Filters, Position
+from index.filters import Filters, Position
 from pigallery.config import Settings
 from search_web import create_app
 from search_web.params import Cursors

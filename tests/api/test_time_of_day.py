@@ -21,7 +21,8 @@ import pytest
 from click.testing import CliRunner
 
 from api_helpers import UTC, walk
-from index import query, schema
+from index import schema, windows
+from index.filters import Filters
 from models import Capture
 from models.capture import day_second
 from search_web.params import SearchParams
@@ -255,7 +256,7 @@ def test_an_unknown_zone_on_captures_is_a_400_naming_tz(client):
 
 def clause(data, **params) -> str:
     data.client()  # binds the models to the data
-    return query.time_of_day(SearchParams.model_validate(params).filters())
+    return windows.time_of_day(SearchParams.model_validate(params).filters())
 
 
 def test_the_clause_has_one_range_per_stretch_of_constant_offset(data):
@@ -347,5 +348,5 @@ def test_backfill_leaves_a_capture_deleted_meanwhile_deleted(older):
 
 def test_filters_dataclass_has_the_window():
     """fingerprint() covers every Filters field: the window is among them."""
-    names = {f.name for f in dataclasses.fields(query.Filters)}
+    names = {f.name for f in dataclasses.fields(Filters)}
     assert {"time_from", "time_to", "zone"} <= names

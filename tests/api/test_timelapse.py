@@ -23,7 +23,7 @@ from search_web import timelapse_encoder as encoder
 from search_web import timelapse_frames
 from search_web import timelapse_plan as planning
 from search_web.params import parse
-from search_web.timelapse import TimelapseParams
+from search_web.timelapse_params import TimelapseParams
 
 UTC = dt.timezone.utc
 END = dt.datetime(2026, 6, 3, tzinfo=UTC)
@@ -194,7 +194,9 @@ def ffmpeg_children() -> list[int]:
     return found
 
 
-def test_cancel_stops_ffmpeg_and_keeps_nothing(client, store):
+def test_cancel_stops_ffmpeg_and_keeps_nothing(client, store, monkeypatch, tmp_path):
+    # A temporary folder of this test's own: other processes on the machine make time-lapses too.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     seed(40)
     # 320x240 frames upscaled to 4K: slow enough to be caught encoding.
     job = start(client, width=3840, height=2160, fps=24)

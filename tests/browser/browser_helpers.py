@@ -13,6 +13,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 import models
 from capture import synthetic
+from models import om
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -134,6 +135,16 @@ def serve(redis_url: str, prefix: str, token: str | None = TOKEN, **config) -> L
     app = create_app(test_config={"TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": prefix, "API_TOKEN": token,
                                   **config})
     return LiveServer(app)
+
+
+def bind_back(redis_url: str, prefix: str) -> None:
+    """Point the models at the captures under `prefix` if another test's app bound them elsewhere.
+
+    Only when needed: a rebind drops the old clients, and with them the pub/sub connections of
+    event streams still open in a live server.
+    """
+    if om.key_prefix(models.Capture) != prefix:
+        models.bind(redis_url, prefix)
 
 
 def drop_prefix(redis_url: str, prefix: str) -> None:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
 import pytest
-from browser_helpers import ARTIFACTS, CHROMIUM, COUNT, seed, serve
+from browser_helpers import ARTIFACTS, CHROMIUM, COUNT, bind_back, drop_prefix, seed, serve
 
 import models
 from index import schema
@@ -26,13 +27,7 @@ def gallery_prefix(redis_url):
     seed(COUNT, dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1))
     schema.wait_indexed()
     yield prefix
-    if models.Capture._meta.global_key_prefix != prefix:
-        models.bind(redis_url, prefix)
-    schema.drop(delete_documents=True)
-    conn = models.Capture.db()
-    leftovers = list(conn.scan_iter(f"{prefix}:*"))
-    if leftovers:
-        conn.delete(*leftovers)
+    drop_prefix(redis_url, prefix)
 
 
 @pytest.fixture(scope="package")
@@ -44,10 +39,7 @@ def live(redis_url, gallery_prefix):
 @pytest.fixture(autouse=True)
 def bound(redis_url, gallery_prefix):
     """Point the models back at the gallery data if another test's app rebound them."""
-    # Only when needed: a rebind drops the old clients, and with them the pub/sub
-    # connections of event streams still open in the live server.
-    if models.Capture._meta.global_key_prefix != gallery_prefix:
-        models.bind(redis_url, gallery_prefix)
+    bind_back(redis_url, gallery_prefix)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_helpers import LiveServer, api_requests, new_capture, open_gallery, settle, tile_ids
+from browser_helpers import LiveServer, api_requests, drop_prefix, new_capture, open_gallery, settle, tile_ids
 from playwright.sync_api import expect
 
 import models
@@ -39,12 +39,7 @@ def far(request, redis_url):
     with LiveServer(app) as server:
         server.prefix, server.far = prefix, old
         yield server
-    models.bind(redis_url, prefix)
-    schema.drop(delete_documents=True)
-    conn = models.Capture.db()
-    leftovers = list(conn.scan_iter(f"{prefix}:*"))
-    if leftovers:
-        conn.delete(*leftovers)
+    drop_prefix(redis_url, prefix)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_helpers import close_tab, drop_prefix, open_tab, serve, settle
+from browser_helpers import bind_back, close_tab, drop_prefix, open_tab, serve, settle
 from playwright.sync_api import expect
 
 import models
@@ -49,8 +49,7 @@ def big(redis_url):
 
 @pytest.fixture(autouse=True)
 def bound(redis_url, big):
-    if models.Capture._meta.global_key_prefix != big.prefix:
-        models.bind(redis_url, big.prefix)
+    bind_back(redis_url, big.prefix)
 
 
 def listings(page) -> list[dict]:

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import redis
-from browser_helpers import RECORD_VIOLATIONS, TOKEN, LiveServer, open_gallery, settle, tile_ids
+from browser_helpers import RECORD_VIOLATIONS, TOKEN, LiveServer, bind_back, open_gallery, settle, tile_ids
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
@@ -71,8 +71,7 @@ def xss_prefix(redis_url):
 @pytest.fixture(autouse=True)
 def bound(redis_url, xss_prefix):
     """Point the models at this module's captures (the package's `bound` points them at the shared ones)."""
-    if models.Capture._meta.global_key_prefix != xss_prefix[0]:
-        models.bind(redis_url, xss_prefix[0])
+    bind_back(redis_url, xss_prefix[0])
 
 
 @pytest.fixture(scope="module")

@@ -207,12 +207,13 @@ def test_capture_user_rewrites_its_capture_idempotently(url_as, admin, stored, j
 
 def test_web_user_searches_reads_and_deletes(url_as, admin, stored):
     from index import query
+    from index.filters import Filters
 
     models.bind(url_as("web"), PREFIX)
     assert schema.info()["num_docs"] == 2
-    page = query.page(query.Filters(devices=("pi-1",)), limit=10)
+    page = query.page(Filters(devices=("pi-1",)), limit=10)
     assert [item["id"] for item in page.items] == [stored[1].pk]
-    assert query.count(query.Filters()) == 2
+    assert query.count(Filters()) == 2
 
     loaded = Capture.load(stored[0].pk)
     assert loaded.device == stored[0].device and loaded.image_size == stored[0].image_size
@@ -229,10 +230,11 @@ def test_web_user_searches_reads_and_deletes(url_as, admin, stored):
 
 
 def test_web_user_computes_facets_and_stats(url_as, admin, stored):
-    from index import facets, query
+    from index import facets
+    from index.filters import Filters
 
     models.bind(url_as("web"), PREFIX)
-    got = facets.facets(query.Filters())
+    got = facets.facets(Filters())
     assert sorted((d["device"], d["count"]) for d in got["devices"]) == [("pi-0", 1), ("pi-1", 1)]
     assert facets.stats()["total"] == 2
     assert denials(admin, "web") == []
