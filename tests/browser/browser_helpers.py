@@ -1,12 +1,15 @@
 """Small page helpers shared by the browser tests."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
+from typing import Iterator
 
 from playwright.sync_api import Page, expect
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -147,6 +150,31 @@ def bind_back(redis_url: str, prefix: str) -> None:
         models.bind(redis_url, prefix)
 
 
+@contextlib.contextmanager
+def evenly_spaced(redis_url: str, name: str, count: int, step: dt.timedelta, batch: int = 2000,
+                  **config) -> Iterator[LiveServer]:
+    """A live server on `count` captures under a prefix of their own, one every `step` back from
+    an hour ago, alternating pi-garden and pi-door, all sharing one small synthetic JPEG (bulk load)."""
+    from index import schema
+    from models import bulk
+
+    prefix = f"{name}{uuid.uuid4().hex[:8]}"
+    models.bind(redis_url, prefix)
+    schema.migrate()
+    newest = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - dt.timedelta(hours=1)
+    image = synthetic.render(newest, (320, 240), detail=0.3)[0]
+    rows = (dict(device=("pi-garden", "pi-door")[i % 2], trigger="interval", taken_at=newest - step * i)
+            for i in range(count))
+    bulk.store_many(rows, image, batch=batch)
+    schema.wait_indexed()
+    try:
+        with serve(redis_url, prefix, **config) as server:
+            server.prefix = prefix
+            yield server
+    finally:
+        drop_prefix(redis_url, prefix)
+
+
 def drop_prefix(redis_url: str, prefix: str) -> None:
     """Remove the index and every key under `prefix`."""
     from index import schema
@@ -174,6 +202,7 @@ def open_tab(browser, base_url: str, size: str = "desktop", zone: str = "America
     page.on("pageerror", lambda error: page.errors.append(error))
     page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
     page.add_init_script(RECORD_VIOLATIONS)
+    page.size = size
     return page
 
 
@@ -184,3 +213,14 @@ def close_tab(page: Page) -> None:
     assert not violations, f"CSP violations: {violations}"
     unexpected = [m for m in page.console_errors if not any(allowed in m for allowed in page.allowed_console)]
     assert not unexpected, f"console errors: {unexpected}"
+
+
+def swipe(page: Page, dx: int) -> None:
+    """A one-finger swipe across the middle of the viewer, as real touch events (CDP)."""
+    cdp = page.context.new_cdp_session(page)
+    x, y = page.viewport_size["width"] // 2, page.viewport_size["height"] // 3
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 6):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + dx * step / 5, "y": y + 3}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()

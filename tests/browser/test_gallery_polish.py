@@ -10,50 +10,30 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from browser_helpers import close_tab, drop_prefix, open_tab, serve, settle, tile_ids
+from browser_helpers import bind_back, close_tab, evenly_spaced, open_tab, settle, swipe, tile_ids
 from playwright.sync_api import expect
-from test_photo_app import swipe
 
-import models
-from capture import synthetic
-from index import schema
-from models import bulk
-
-UTC = dt.timezone.utc
 STEP = dt.timedelta(hours=6)
 COUNT = 4 * 365 * 2
 
 
 @pytest.fixture(scope="module")
 def years(redis_url):
-    prefix = f"polish{uuid.uuid4().hex[:8]}"
-    models.bind(redis_url, prefix)
-    schema.migrate()
-    newest = dt.datetime.now(UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=1)
-    image = synthetic.render(newest, (320, 240), detail=0.3)[0]
-    rows = (dict(device=("pi-garden", "pi-door")[i % 2], trigger="interval", taken_at=newest - STEP * i) for i in range(COUNT))
-    bulk.store_many(rows, image, batch=2000)
-    schema.wait_indexed()
-    with serve(redis_url, prefix) as server:
-        server.prefix = prefix
+    with evenly_spaced(redis_url, "polish", COUNT, STEP) as server:
         yield server
-    drop_prefix(redis_url, prefix)
 
 
 @pytest.fixture(autouse=True)
 def bound(redis_url, years):
-    if models.Capture._meta.global_key_prefix != years.prefix:
-        models.bind(redis_url, years.prefix)
+    bind_back(redis_url, years.prefix)
 
 
 @pytest.fixture(params=["desktop", "phone"])
 def tab(request, browser, years):
     page = open_tab(browser, years.url, request.param)
-    page.size = request.param
     yield page
     close_tab(page)
 

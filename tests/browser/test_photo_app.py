@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_helpers import TOKEN, close_tab, drop_prefix, new_capture, open_tab, serve, settle, tile_ids
+from browser_helpers import TOKEN, bind_back, close_tab, drop_prefix, new_capture, open_tab, serve, settle, swipe, tile_ids
 from playwright.sync_api import expect
 
 import models
@@ -64,14 +64,12 @@ def photos(redis_url, samples, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def bound(redis_url, photos):
     """Point the models at this module's captures (the package's `bound` points them elsewhere)."""
-    if models.Capture._meta.global_key_prefix != photos.prefix:
-        models.bind(redis_url, photos.prefix)
+    bind_back(redis_url, photos.prefix)
 
 
 @pytest.fixture(params=["desktop", "phone"])
 def tab(request, browser, photos):
     page = open_tab(browser, photos.url, request.param)
-    page.size = request.param
     yield page
     close_tab(page)
 
@@ -173,17 +171,6 @@ def test_the_viewer_is_dark_swipes_and_shows_every_detail(tab, photos, artifacts
     expect(meta.locator('[data-field="size"]')).to_have_text("450 × 600 px")
     expect(meta.locator('[data-time-source="file"]')).to_contain_text("file's date")
     expect(meta).to_contain_text("portrait_6.jpg")
-
-
-def swipe(page, dx: int) -> None:
-    """A one-finger swipe across the middle of the viewer, as real touch events (CDP)."""
-    cdp = page.context.new_cdp_session(page)
-    x, y = page.viewport_size["width"] // 2, page.viewport_size["height"] // 3
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
-    for step in range(1, 6):
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + dx * step / 5, "y": y + 3}]})
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    cdp.detach()
 
 
 def test_swipe_and_arrow_keys_step_through_and_neighbours_are_preloaded(tab, photos, artifacts):

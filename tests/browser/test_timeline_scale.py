@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_helpers import bind_back, close_tab, drop_prefix, open_tab, serve, settle
+from browser_helpers import bind_back, close_tab, evenly_spaced, open_tab, settle
 from playwright.sync_api import expect
-
-import models
-from capture import synthetic
-from index import schema
-from models import bulk
 
 pytestmark = pytest.mark.slow
 
@@ -33,18 +27,8 @@ SCROLLED = 20_000
 
 @pytest.fixture(scope="module")
 def big(redis_url):
-    prefix = f"big{uuid.uuid4().hex[:8]}"
-    models.bind(redis_url, prefix)
-    schema.migrate()
-    newest = dt.datetime.now(UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=1)
-    image = synthetic.render(newest, (320, 240), detail=0.3)[0]
-    rows = (dict(device=("pi-garden", "pi-door")[i % 2], trigger="interval", taken_at=newest - STEP * i) for i in range(COUNT))
-    bulk.store_many(rows, image, batch=5000)
-    schema.wait_indexed()
-    with serve(redis_url, prefix, PAGE_SIZE=PAGE) as server:
-        server.prefix = prefix
+    with evenly_spaced(redis_url, "big", COUNT, STEP, batch=5000, PAGE_SIZE=PAGE) as server:
         yield server
-    drop_prefix(redis_url, prefix)
 
 
 @pytest.fixture(autouse=True)
