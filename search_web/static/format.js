@@ -79,19 +79,27 @@ export const clampInstant = (date) => new Date(Math.min(Math.max(date.getTime(),
 
 const pad = (n, w = 2) => String(Math.abs(n)).padStart(w, "0");
 
+/** The viewer's local date and time of `date`, "0999-06-01T08:03:58" (years always four digits:
+ * ISO 8601, and the API, read "999-06-01" as nothing). */
+function localTime(date) {
+  return `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
 /** ISO 8601 in the viewer's zone with its offset, so the API knows what the viewer meant. */
 export function isoWithOffset(date) {
   const offset = -date.getTimezoneOffset();
+  // Local mean time, before a zone's standard time (New York before 1883: -04:56:02), is not a
+  // whole number of minutes, which an ISO 8601 offset cannot say: such instants go in UTC.
+  if (!Number.isInteger(offset)) return date.toISOString();
   const sign = offset >= 0 ? "+" : "-";
   const ms = date.getMilliseconds() ? `.${pad(date.getMilliseconds(), 3)}` : "";
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
-    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}${ms}` +
-    `${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`;
+  return `${localTime(date)}${ms}${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`;
 }
 
 /** Value for an <input type="datetime-local"> showing `date` in the viewer's zone. */
 export function toLocalInput(date) {
-  return isoWithOffset(date).slice(0, 19);
+  return localTime(date);
 }
 
 /** Parse an <input type="datetime-local"> value: no offset means the viewer's zone. */

@@ -192,3 +192,23 @@ def test_bar_starts_at_the_calendars_edges_are_read(far_page, text, instant):
         return parseStart(text).toISOString();
     }""", text)
     assert got == instant
+
+
+@pytest.mark.parametrize("utc", ["0999-06-01T12:00:00.000Z", "0050-03-01T00:00:00.000Z", "2026-03-29T00:30:00.250Z"])
+def test_times_sent_to_the_api_have_four_digit_years(far_page, utc):
+    """What the page sends as from/to (isoWithOffset, in the viewer's zone) is ISO 8601 the API reads:
+    a year before 1000 padded to four digits, New York's pre-1883 offset of -04:56:02 (not whole
+    minutes, which an ISO offset cannot say) sent in UTC, and the same instant back; the date-time
+    input shows the local time."""
+    far_page.goto("/")
+    text, back, shown, shown_back = far_page.evaluate("""async (utc) => {
+        const { isoWithOffset, toLocalInput } = await import("/static/format.js");
+        const date = new Date(utc);
+        const text = isoWithOffset(date);
+        const shown = toLocalInput(date);
+        return [text, new Date(text).toISOString(), shown, new Date(shown).toISOString()];
+    }""", utc)
+    assert text[:5] == utc[:4] + "-" and shown[:5] == utc[:4] + "-", (text, shown)
+    assert back == utc
+    # An input's value is local time without an offset; read back in the page's zone, the same second.
+    assert shown_back[:19] == utc[:19]
