@@ -25,6 +25,12 @@ _raw: redis.Redis | None = None
 # A Redis that hangs (rather than refusing) must become an error, not a stuck worker or
 # agent; a URL's own ?socket_timeout=... still wins.
 TIMEOUTS = {"socket_connect_timeout": 5, "socket_timeout": 30}
+# Connections one client keeps, and how long a command waits for a free one. redis-py's plain
+# pool (8.1) refuses the 101st concurrent command ("Too many connections", a 503 from the web app),
+# and a gunicorn worker runs 256 threads (Dockerfile): past 100 requests in flight, a command waits
+# here instead, as it would for a worker thread.
+MAX_CONNECTIONS = 100
+POOL_WAIT = 20
 
 
 class Unbound:
@@ -58,9 +64,12 @@ def bind(url: str, prefix: str = DEFAULT_KEY_PREFIX, **client_options) -> None:
     # Both clients connect lazily, on their first command. Each gets its own pool
     # rather than Redis.from_url's: a client from from_url closes its pool when it is
     # garbage collected, which would cut a pub/sub subscription taken before a rebind.
-    om.bind(Capture, redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, decode_responses=True, **options)),
-            prefix)
-    _raw = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, **options))
+    om.bind(Capture, redis.Redis(connection_pool=_pool(url, decode_responses=True, **options)), prefix)
+    _raw = redis.Redis(connection_pool=_pool(url, **options))
+
+
+def _pool(url: str, **options) -> redis.ConnectionPool:
+    return redis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT, **options)
 
 
 class SearchUnavailable(RuntimeError):
