@@ -189,13 +189,16 @@ def _within(filters: Filters, taken_at: float) -> bool:
             and (filters.until is None or taken_at < filters.until))
 
 
-def page(filters: Filters, limit: int, after: Optional[Position] = None, newest_first: bool = True) -> Page:
+def page(filters: Filters, limit: int, after: Optional[Position] = None, newest_first: bool = True,
+         clock: Optional[str] = None) -> Page:
     """Return up to `limit` captures in (taken_at, id) order, starting after `after`.
 
     RediSearch sorts only by taken_at and breaks ties in internal doc order, so groups
     of equal taken_at that the page takes whole are ordered by id here, and a group the
     page edge may cut is read by id, from its start or from the cursor's id onwards.
     Every query is a range, never an offset, so the last page costs what the first does.
+    `clock` is windows.time_of_day(filters) when the caller has it (a walk, page after page):
+    with a zone it costs index probes of where the captures are.
     """
     # A newest-first first page is narrowed to a recent window (issue #11); its total still counts the
     # whole filters. First pages only: a keyset page or a jump to `start` stays the round trips it is
@@ -204,7 +207,8 @@ def page(filters: Filters, limit: int, after: Optional[Position] = None, newest_
     whole, filters = filters, narrowed or filters
     out: list[dict] = []
     total: Optional[int] = None
-    clock = windows.time_of_day(filters)  # once: every query of the page shares it
+    if clock is None and filters.windowed:
+        clock = windows.time_of_day(filters)  # once: every query of the page shares it
     # The tie group to continue in id order: (taken_at, the id to start after or None).
     group = (after.taken_at, after.pk) if after is not None and after.pk is not None else None
     bound = None  # later rows have a taken_at strictly beyond this one

@@ -6,7 +6,7 @@ from typing import Iterable, Iterator, Optional
 from models import Capture
 from models.capture import PK
 
-from . import query
+from . import query, windows
 from .filters import Filters, Position
 from .rows import RETURN_FIELDS, row
 
@@ -18,8 +18,9 @@ def pages(filters: Filters, newest_first: bool = True, size: int = 200) -> Itera
     so the walk costs the same per page at any depth and holds one page at a time.
     """
     after: Optional[Position] = None
+    clock = windows.time_of_day(filters)  # once for the walk, not per page
     while True:
-        page = query.page(filters, size, after, newest_first)
+        page = query.page(filters, size, after, newest_first, clock=clock)
         if page.items:
             yield page.items
         if page.next is None:

@@ -24,6 +24,14 @@ def publish(capture: Capture) -> int:
     return db.raw().publish(channel(), json.dumps(message(capture)))
 
 
+def reachable() -> None:
+    """Ask Redis itself (PING) whether it answers; raise redis-py's error if not.
+
+    A stream shares its process's subscription, which may not have noticed yet that Redis went
+    away: the view asks first, so that an outage is a 503 before the reply starts."""
+    db.decoding().ping()
+
+
 def subscribe():
     """Return a PubSub already subscribed to the channel (close it when done)."""
     pubsub = db.decoding().pubsub(ignore_subscribe_messages=True)

@@ -18,7 +18,6 @@ from typing import Optional
 import redis
 from flask import Blueprint, Response, current_app, stream_with_context
 
-import models
 from models import events
 from models.capture import PK
 
@@ -117,9 +116,7 @@ def stream():
     """Stream each new capture as an `event: capture` whose data is the announcement as published."""
     heartbeat = float(current_app.config["EVENTS_HEARTBEAT"])
     deadline = time.monotonic() + float(current_app.config["EVENTS_MAX_SECONDS"])
-    # Before the reply starts, so that a Redis outage is a 503: an open feed may not have
-    # noticed yet that Redis went away, so ask Redis itself (one PING per new stream).
-    models.Capture.db().ping()
+    events.reachable()  # one PING per new stream: an outage is a 503 before the reply starts
     feed, q = join()
 
     def generate():

@@ -13,8 +13,8 @@ import re
 from fractions import Fraction
 from typing import Callable, Iterator, Optional
 
-from index import query
-from index.filters import Filters, Position
+from index import query, walk
+from index.filters import Filters
 from models.capture import PK, stored_time
 
 from .params import BadParameter
@@ -172,17 +172,13 @@ def make_plan(filters: Filters, *, every: Optional[str] = None, daily_at: Option
 def captures(filters: Filters, check: Callable[[], None] = lambda: None) -> Iterator[dict]:
     """Yield every matching capture's metadata row, oldest first; `check` runs before each page
     (it raises Cancelled to stop)."""
-    after: Optional[Position] = None
-    while True:
-        check()
-        page = query.page(filters, PAGE_SIZE, after, newest_first=False)
-        for row in page.items:
+    check()
+    for rows in walk.pages(filters, newest_first=False, size=PAGE_SIZE):
+        for row in rows:
             # A hand-written hash may hold an id or time no capture has: such a row is no frame.
             if PK.match(row["id"]) and stored_time(row["taken_at"]) is not None:
                 yield row
-        if page.next is None:
-            return
-        after = page.next
+        check()  # before the next page is read
 
 
 def select(rows: Iterator[dict], plan: Plan) -> Iterator[dict]:

@@ -11,7 +11,7 @@ import pytest
 
 import models
 from index import schema
-from tests.helpers import REDIS_STACK_IMAGE, SAMPLES, embedded
+from tests.helpers import REDIS_STACK_IMAGE, SAMPLES, drop_prefix, embedded
 
 
 def docker_engine_answers() -> bool:
@@ -72,11 +72,7 @@ def store(redis_url, key_prefix):
     models.bind(redis_url, key_prefix)
     schema.migrate()
     yield models.Capture
-    schema.drop(delete_documents=True)
-    conn = models.Capture.db()
-    leftovers = list(conn.scan_iter(f"{key_prefix}:*"))
-    if leftovers:
-        conn.delete(*leftovers)
+    drop_prefix(redis_url, key_prefix)
 
 
 @pytest.fixture

@@ -125,3 +125,16 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30.0, what: str =
 def clean_env() -> dict[str, str]:
     """This process's environment without settings: they must come from what the test gives."""
     return {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("PIGALLERY_")}
+
+
+def drop_prefix(redis_url: str, prefix: str) -> None:
+    """Remove the index and every key under `prefix` (models bound to it again, as a test may have moved them)."""
+    import models
+    from index import schema
+
+    models.bind(redis_url, prefix)
+    schema.drop(delete_documents=True)
+    conn = models.Capture.db()
+    leftovers = list(conn.scan_iter(f"{prefix}:*"))
+    if leftovers:
+        conn.delete(*leftovers)

@@ -8,8 +8,6 @@ const zoneId = viewerZone || "local time";
 const full = new Intl.DateTimeFormat(undefined, {
   year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
 });
-// Seconds too: a camera on a short interval takes several pictures a minute.
-const short = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const number = new Intl.NumberFormat();
 
 /** Name the viewer's zone, e.g. "Europe/Berlin (CET)". */
@@ -54,7 +52,6 @@ export function dayHeading(date, now = new Date()) {
   return (date.getFullYear() < 1 ? DAY_BC : DAY_OTHER_YEAR).format(date);
 }
 const minute = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-export const formatShort = (iso) => short.format(new Date(iso));
 export const formatMinute = (iso) => minute.format(new Date(iso));
 export const formatNumber = (n) => (n === null || n === undefined ? "–" : number.format(n));
 

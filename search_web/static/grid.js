@@ -37,14 +37,6 @@ export class Grid {
     });
   }
 
-  has(id) {
-    return this.where.has(id);
-  }
-
-  get liveTiles() {
-    return this.live;
-  }
-
   /** How many captures the grid lists (its items held or not). */
   get count() {
     return this.listed;

@@ -30,10 +30,6 @@ export function stateQuery(state) {
 
 export const emptyState = () => readState("");
 
-export function hasFilters(state) {
-  return stateQuery({ ...state, sort: "", at: "" }).toString() !== "";
-}
-
 /** Start of a quick range, computed now so a bookmarked "last hour" stays the last hour. */
 export function rangeStart(range, now = new Date()) {
   const start = new Date(now);

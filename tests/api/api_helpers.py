@@ -8,6 +8,7 @@ import uuid
 import models
 from index import schema
 from models import bulk
+from tests.helpers import drop_prefix
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 3, 1, tzinfo=UTC)
@@ -38,12 +39,7 @@ class Dataset:
         return app.test_client()
 
     def drop(self) -> None:
-        models.bind(self.redis_url, self.prefix)
-        schema.drop(delete_documents=True)
-        conn = models.Capture.db()
-        leftovers = list(conn.scan_iter(f"{self.prefix}:*"))
-        if leftovers:
-            conn.delete(*leftovers)
+        drop_prefix(self.redis_url, self.prefix)
 
 
 def varied_rows(count: int, seed: int, devices=("pi-garden", "pi-door", "pi-attic")) -> list[dict]:

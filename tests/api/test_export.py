@@ -31,6 +31,7 @@ from models import bulk
 from pigallery import redis_server
 from pigallery.seed import seed_captures
 from search_web import create_app, export
+from tests.helpers import drop_prefix
 
 UTC = dt.timezone.utc
 # Names no file system takes as written, or that mean something to one of them.
@@ -84,12 +85,7 @@ class Data:
                 and (ids is None or row["id"] in ids)]
 
     def drop(self) -> None:
-        models.bind(self.redis_url, self.prefix)
-        schema.drop(delete_documents=True)
-        conn = models.Capture.db()
-        leftovers = list(conn.scan_iter(f"{self.prefix}:*"))
-        if leftovers:
-            conn.delete(*leftovers)
+        drop_prefix(self.redis_url, self.prefix)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 import models
 from capture import synthetic
 from models import om
+from tests.helpers import drop_prefix  # noqa: F401 (the browser tests take it from here)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -173,18 +174,6 @@ def evenly_spaced(redis_url: str, name: str, count: int, step: dt.timedelta, bat
             yield server
     finally:
         drop_prefix(redis_url, prefix)
-
-
-def drop_prefix(redis_url: str, prefix: str) -> None:
-    """Remove the index and every key under `prefix`."""
-    from index import schema
-
-    models.bind(redis_url, prefix)
-    schema.drop(delete_documents=True)
-    conn = models.Capture.db()
-    leftovers = list(conn.scan_iter(f"{prefix}:*"))
-    if leftovers:
-        conn.delete(*leftovers)
 
 
 def open_tab(browser, base_url: str, size: str = "desktop", zone: str = "America/New_York") -> Page:

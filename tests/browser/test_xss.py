@@ -61,11 +61,7 @@ def xss_prefix(redis_url):
         hostile_hash(conn, prefix, pks[name], now - dt.timedelta(minutes=10 * n + 5), jpeg, **fields)
     schema.wait_indexed()
     yield prefix, pks
-    models.bind(redis_url, prefix)
-    schema.drop(delete_documents=True)
-    leftovers = list(conn.scan_iter(f"{prefix}:*"))
-    if leftovers:
-        conn.delete(*leftovers)
+    helpers.drop_prefix(redis_url, prefix)
 
 
 @pytest.fixture(autouse=True)
