@@ -11,9 +11,9 @@ import redis
 from models import Capture
 from models.capture import PK
 
-# recent and windows use this module in turn (count; build, run): each side reads the other's names
+# recent, rollups and windows use this module in turn (count; build, run): each side reads the other's names
 # when called, never at import, so either may be imported first.
-from . import recent, schema, windows
+from . import recent, rollups, schema, windows
 from .filters import Filters, Position
 from .rows import RETURN_FIELDS, row
 
@@ -105,7 +105,7 @@ def build(filters: Filters, after: Optional[Position] = None, newest_first: bool
     return " ".join(parts) or "*"
 
 
-def _complete(replies: list) -> list:
+def complete(replies: list) -> list:
     """Return the replies, or raise SearchRefused if RediSearch cut one short.
 
     Past its query TIMEOUT (500 ms by default) RediSearch's default policy returns the rows it
@@ -125,16 +125,21 @@ def _execute(*calls: tuple[str, tuple]) -> list:
     try:
         if len(calls) == 1:  # a pipeline costs more than the command itself for small replies
             command, args = calls[0]
-            return _complete([Capture.db().execute_command(command, schema.name(), *args)])
+            return complete([Capture.db().execute_command(command, schema.name(), *args)])
         pipe = Capture.db().pipeline(transaction=False)
         for command, args in calls:
             pipe.execute_command(command, schema.name(), *args)
-        return _complete(pipe.execute())
+        return complete(pipe.execute())
     except redis.ResponseError as exc:
-        message = str(exc)
-        if "no such index" in message.lower():
-            raise IndexMissing(f"index {schema.name()} does not exist: run `pigallery index create`") from None
-        raise SearchRefused(f"the search index refused the query: {message}") from None
+        raise refusal(exc) from None
+
+
+def refusal(exc: redis.ResponseError) -> RuntimeError:
+    """The IndexMissing or SearchRefused to raise for RediSearch's error `exc`."""
+    message = str(exc)
+    if "no such index" in message.lower() or schema.index_missing(exc):
+        return IndexMissing(f"index {schema.name()} does not exist: run `pigallery index create`")
+    return SearchRefused(f"the search index refused the query: {message}")
 
 
 def run(command: str, *commands: tuple) -> list:
@@ -200,13 +205,12 @@ def page(filters: Filters, limit: int, after: Optional[Position] = None, newest_
     `clock` is windows.time_of_day(filters) when the caller has it (a walk, page after page):
     with a zone it costs index probes of where the captures are.
     """
-    # A newest-first first page is narrowed to a recent window (issue #11); its total still counts the
-    # whole filters. First pages only: a keyset page or a jump to `start` stays the round trips it is
-    # (test_search.py).
-    narrowed = recent.narrow(filters, limit + 1, newest_first=newest_first) if after is None else None
+    # A newest-first page is narrowed to a window of time before its start (issue #11); its total
+    # still counts the whole filters, from the rollups when they can (index.rollups), else here.
+    narrowed = recent.narrow(filters, limit + 1, after, newest_first=newest_first)
     whole, filters = filters, narrowed or filters
     out: list[dict] = []
-    total: Optional[int] = None
+    total: Optional[int] = rollups.count(whole) if rollups.applies(whole) else None
     if clock is None and filters.windowed:
         clock = windows.time_of_day(filters)  # once: every query of the page shares it
     # The tie group to continue in id order: (taken_at, the id to start after or None).

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 from pydantic import ValidationError, ValidationInfo, field_validator
 from redis_om import Field, HashModel, NotFoundError
 
-from . import db, images
+from . import db, images, rollups
 
 log = logging.getLogger(__name__)
 
@@ -328,8 +328,8 @@ class Capture(HashModel, index=True):
 
     @classmethod
     def remove(cls, pk: str) -> bool:
-        """Delete a capture and its images; return whether it existed."""
-        return bool(cls.delete(pk))
+        """Delete a capture and its images, and take it out of the counts; return whether it existed."""
+        return rollups.delete(cls.make_primary_key(pk), pk)
 
     @classmethod
     def prepare(
@@ -409,15 +409,23 @@ class Capture(HashModel, index=True):
         for reply in pipe.execute(raise_on_error=False):
             if isinstance(reply, Exception):
                 raise reply
+        rollups.check_access()
 
     def queue(self, pipe, image: bytes, thumbnail: bytes) -> None:
         """Add the commands writing this capture to `pipe` (a MULTI/EXEC pipeline)."""
         key = self.key()
+        # Counted first (models.rollups), then written: the count script reads what the key held.
+        rollups.count_in(pipe, key, self.pk, self.taken_at.timestamp(), self.device, self.trigger,
+                         self.image_size, self.thumbnail_size,
+                         int(self.expires_at.timestamp()) if self.expires_at else None)
         # Saving twice under the same pk (a retried spool entry) rewrites the same
         # hash, so a capture is stored once however often its write is retried.
         self.save(pipeline=pipe)
         pipe.hset(key, mapping={IMAGE_FIELD: image, THUMBNAIL_FIELD: thumbnail})
         if self.expires_at:
             pipe.expireat(key, self.expires_at)
+        else:
+            # A retried save of a capture without a TTL under an id that had one: as written now.
+            pipe.persist(key)
         if self.image_expires_at:
             pipe.hpexpireat(key, self.image_expires_at, IMAGE_FIELD)

@@ -1,9 +1,10 @@
-"""`pigallery index create|info|drop|rebuild|backfill`."""
+"""`pigallery index create|info|drop|rebuild|backfill|rollups`."""
 from __future__ import annotations
 
 import click
 
 from index import schema
+from models import rollups as model_rollups
 from models.db import connect
 
 from .config import Settings
@@ -31,6 +32,11 @@ def create() -> None:
     # missing_day_second() cannot tell, so the hashes themselves are looked at.
     if state != "unchanged" or schema.info().get("indexing") or schema.missing_day_second():
         _backfill()
+    # Captures stored by a version without rollups were never counted: count them now, once.
+    # While RediSearch re-indexes, num_docs is still short of the captures (maybe 0): count then too.
+    indexed = schema.info()
+    if model_rollups.counted() is None and (indexed.get("num_docs") or indexed.get("indexing")):
+        _recount()
 
 
 def _backfill() -> None:
@@ -73,6 +79,8 @@ def drop(delete_documents: bool) -> None:
         click.confirm("Delete every capture as well as the index?", abort=True)
     if not schema.drop(delete_documents):
         raise click.ClickException(f"index {schema.name()} does not exist")
+    if delete_documents:
+        model_rollups.clear()  # they counted the captures just deleted
     click.echo(f"dropped index {schema.name()}" + (" and its captures" if delete_documents else "; captures kept"))
 
 
@@ -89,3 +97,25 @@ def rebuild() -> None:
     click.echo(f"index {schema.name()} rebuilt: {state['num_docs']} captures")
     if schema.missing_day_second():
         _backfill()
+
+
+def _recount() -> None:
+    from tqdm import tqdm
+
+    state = schema.info()
+    # The index's count while it is still indexing would be short: no total then.
+    total = None if not state or state.get("indexing") else state.get("num_docs")
+    with tqdm(total=total, unit="capture", desc="counting rollups", disable=None) as bar:
+        counted = model_rollups.recount_all(bar.update)
+    click.echo(f"rollups: {counted} captures counted")
+
+
+@index_group.command("rollups")
+def rollups_command() -> None:
+    """Count every stored capture again into the rollups.
+
+    Run it after upgrading from a version without rollups (`create` does it when they are
+    missing), or after hashes were written around the model. Captures stored meanwhile may be
+    miscounted: run it when no Pi is writing.
+    """
+    _recount()

@@ -182,6 +182,8 @@ def start(server: Server, timeout: float = 20.0) -> str:
         # Same limits as the redis-stack-server image, so tests see what production sees.
         "--loadmodule", str(modules / "redisearch.so"), "MAXSEARCHRESULTS", "10000", "MAXAGGREGATERESULTS", "10000",
         "--loadmodule", str(modules / "rejson.so"),
+        # Rollups (models/rollups.py) count captures in time series.
+        "--loadmodule", str(modules / "redistimeseries.so"),
     ]
     if server.aclfile:
         args += ["--aclfile", str(server.aclfile)]

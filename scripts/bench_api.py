@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import models  # noqa: E402
+from models import rollups  # noqa: E402
 from bench_common import bench_prefix, load, side_by_side  # noqa: E402
 from index import recent, schema  # noqa: E402
 from index.filters import Position  # noqa: E402
@@ -29,10 +30,10 @@ from index.rows import RETURN_FIELDS  # noqa: E402
 
 # The issue's (#11) columns, in its order, with the new ones (deep and filtered pages) beside.
 COLUMNS = ["raw FT.SEARCH first page", "API first page", "API first page, no window", "API deep page",
-           "API filtered page", "facets, all time", "facets, one month", "stats", "count (raw)"]
+           "API filtered page", "facets, all time", "facets, one month", "facets, lux range", "stats", "count (raw)"]
 # Measured on main before this work, same machine, one run (issue #11), ms; None: not measured.
-BEFORE = {100_000: [17.7, 21.6, None, None, None, 149, 44.7, 66.7, 3.1],
-          1_000_000: [188, 188, None, None, None, 1195, 399, 894, 31]}
+BEFORE = {100_000: [17.7, 21.6, None, None, None, 149, 44.7, None, 66.7, 3.1],
+          1_000_000: [188, 188, None, None, None, 1195, 399, None, 894, 31]}
 UTC = dt.timezone.utc
 
 
@@ -75,6 +76,8 @@ def measure(app, conn, args, end: dt.datetime, deep_samples: int = 20) -> tuple[
     mid = (end - dt.timedelta(days=182)).date()
     month = {"from": mid.isoformat(), "to": (mid + dt.timedelta(days=30)).isoformat()}
     filtered = {"device": "pi-door", **month, "lux_min": 1000, "lux_max": 20000}
+    # A filter the rollups cannot count (index.rollups): a tenth of the lux range, 100k captures at 1M.
+    dim = {"lux_min": 0, "lux_max": 3000}
 
     def plain_first_page():
         recent.PROBES, probes = 0, recent.PROBES
@@ -96,6 +99,7 @@ def measure(app, conn, args, end: dt.datetime, deep_samples: int = 20) -> tuple[
         lambda: get("API filtered page", "/api/captures", {"limit": limit, **filtered}),
         lambda: get("facets, all time", "/api/facets", {}),
         lambda: get("facets, one month", "/api/facets", month),
+        lambda: get("facets, lux range", "/api/facets", dim),
         lambda: get("stats", "/api/stats", {}),
         lambda: raw("*", "LIMIT", 0, 0, "DIALECT", 2),
     ]
@@ -111,8 +115,10 @@ def index_memory(count: int) -> str:
         if field in info:
             parts.append(f"{field} {float(info[field]) * 2 ** 20 / count:.1f} B")
     used = models.Capture.db().info("memory")["used_memory"]
+    # The rollups (models.rollups): mostly the `counted` hash, one entry a capture.
+    rollup = sum(models.Capture.db().memory_usage(name, samples=0) or 0 for name in rollups.names())
     return (f"index memory per capture at {count:,} (FT.INFO): " + ", ".join(parts)
-            + f"; Redis used_memory {used / count:.0f} B per capture, images included")
+            + f"; rollups {rollup / count:.1f} B; Redis used_memory {used / count:.0f} B per capture, images included")
 
 
 def table(results: dict[int, list[float]], statuses: dict[int, Counter]) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import redis
@@ -17,6 +18,8 @@ CHANNEL = f"{PREFIX}:captures:new"
 KEY = f"{PREFIX}:capture:01J0000000000000000000000"
 INDEX = f"{PREFIX}:capture:index"
 OTHER_KEY = "other:capture:1"
+ROLLUPS = f"{PREFIX}:rollup:"
+ROLLUP_COUNT = f"{ROLLUPS}count"
 
 
 @pytest.fixture
@@ -75,6 +78,12 @@ REFUSED = {
         ("HSET", f"{PREFIX}:capture:<script>window.pwned=1</script>", "device", "x"),
         ("HSET", f"{PREFIX}:capture:{'u' * 26}", "device", "x"),
         ("EVAL", "return 1", "0"),
+        # The rollups (models.rollups) are written by its scripts only: no reads, no deletes.
+        ("GET", ROLLUP_COUNT),
+        ("DEL", ROLLUP_COUNT),
+        ("TS.RANGE", f"{ROLLUPS}all", "-", "+"),
+        ("ZRANGEBYSCORE", f"{ROLLUPS}expiring", "-inf", "+inf"),
+        ("HGET", f"{PREFIX}:rollup", "x"),
     ],
     "web": [
         ("HSET", KEY, "device", "x"),
@@ -95,7 +104,9 @@ REFUSED = {
         ("CONFIG", "SET", "appendonly", "no"),
         ("ACL", "LIST"),
         ("SHUTDOWN",),
-        
+        ("DEL", ROLLUP_COUNT),
+        ("SET", ROLLUP_COUNT, "0"),
+        ("TS.DEL", f"{ROLLUPS}all", "-", "+"),
     ],
 }
 
@@ -320,3 +331,87 @@ def test_refused_admin_work_is_a_clear_error_and_changes_nothing(url_as, admin, 
     models.bind(url_as("admin"), PREFIX)
     assert schema.exists() and schema.info()["up_to_date"]
     schema.drop()
+
+
+def counted(admin) -> int:
+    """The rollups' capture count (other tests on this session server leave theirs: compare before/after)."""
+    return int(admin.get(ROLLUP_COUNT) or 0)
+
+
+@pytest.mark.parametrize("ttl, image_ttl", [(None, None), (3600, None), (3600, 600)])
+def test_capture_users_write_check_passes_with_the_count_script(url_as, admin, ttl, image_ttl):
+    models.bind(url_as("capture"), PREFIX)
+    Capture.check_write_access(ttl=ttl, image_ttl=image_ttl)
+    assert denials(admin, "capture") == []
+
+
+def test_write_check_names_a_count_command_the_user_lacks(url_as, admin):
+    """Inside MULTI only EVALSHA is checked; without the check a capture would be stored uncounted."""
+    rules = next(line for line in ACL_FILE.read_text().splitlines() if line.startswith("user capture "))
+    rules = re.sub(r"#[0-9a-f]{64}", ">counting-check", rules).replace(" +ts.add", "").split()[2:]
+    admin.acl_setuser("no-ts-add", reset=True)
+    admin.execute_command("ACL", "SETUSER", "no-ts-add", *rules)
+    try:
+        models.bind(url_as("no-ts-add", "counting-check"), PREFIX)
+        with pytest.raises(redis.exceptions.NoPermissionError, match="TS.ADD on pigallery:rollup:all"):
+            Capture.check_write_access()
+    finally:
+        admin.acl_deluser("no-ts-add")
+
+
+def test_captures_stored_by_the_capture_user_are_counted(url_as, admin, index, jpeg):
+    before = counted(admin)
+    models.bind(url_as("capture"), PREFIX)
+    now = dt.datetime.now(dt.timezone.utc)
+    first = Capture.create(jpeg(when=now), device="pi-count", taken_at=now, trigger="motion", ttl=3600)
+    Capture.create(jpeg(when=now), device="pi-count", taken_at=now, trigger="interval")
+    assert counted(admin) == before + 2
+    # A retried save, as the spool sends it, counts once.
+    Capture.create(jpeg(when=now), pk=first.pk, device="pi-count", taken_at=now, trigger="motion", ttl=3600)
+    assert counted(admin) == before + 2
+    assert admin.zscore(f"{ROLLUPS}expiring", first.pk) == admin.pexpiretime(first.key())
+    assert denials(admin, "capture") == []
+
+
+def test_web_user_deletes_settles_and_reads_rollups(url_as, admin, index, jpeg):
+    from models import rollups
+
+    models.bind(url_as("capture"), PREFIX)
+    now = dt.datetime.now(dt.timezone.utc)
+    doomed = Capture.create(jpeg(when=now), device="pi-web", taken_at=now, trigger="gpio")
+    brief = Capture.create(jpeg(when=now), device="pi-web", taken_at=now, trigger="gpio", ttl=1)
+    before = counted(admin)
+
+    models.bind(url_as("web"), PREFIX)
+    assert Capture.remove(doomed.pk) is True and Capture.remove(doomed.pk) is False
+    assert counted(admin) == before - 1
+    deadline = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=5)
+    settled = 0
+    while settled == 0 and dt.datetime.now(dt.timezone.utc) < deadline:
+        settled = rollups.settle(Capture.make_primary_key(""))
+    assert settled >= 1 and counted(admin) == before - 2
+    assert admin.zscore(f"{ROLLUPS}expiring", brief.pk) is None
+    # What index.rollups reads, as the web user.
+    web = models.db.raw()
+    series = rollups.series_name("pi-web", "gpio")
+    assert series.encode() in web.smembers(f"{ROLLUPS}series")
+    assert web.execute_command("TS.RANGE", series, "-", "+") and web.execute_command("TS.REVRANGE", series, "-", "+")
+    assert web.hgetall(f"{ROLLUPS}bytes") and int(web.get(ROLLUP_COUNT)) == before - 2
+    assert web.time()
+    assert denials(admin, "web") == []
+
+
+def test_capture_user_cannot_read_a_captures_image(url_as, admin, stored):
+    conn = redis.Redis.from_url(url_as("capture"))
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        conn.hmget(stored[0].key(), IMAGE_FIELD)
+
+
+def test_capture_user_reads_nothing_else_of_a_stored_capture(url_as, admin, stored):
+    conn = redis.Redis.from_url(url_as("capture"))
+    key = stored[0].key()  # a real capture id: the key pattern admits it
+    for command in (("HGET", key, IMAGE_FIELD), ("HGETALL", key), ("HSTRLEN", key, IMAGE_FIELD), ("DEL", key),
+                    ("HDEL", key, "device"), ("PEXPIRETIME", key), ("DUMP", key)):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            conn.execute_command(*command)
+    assert admin.exists(key)

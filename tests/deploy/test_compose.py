@@ -112,6 +112,20 @@ def test_acl_patterns_match_the_code():
         assert f"&{events.channel()}" in users["capture"]
     finally:
         Capture._meta.global_key_prefix = saved
+    # The rollups' keys (models.rollups.base()): a selector of each user's, for the count scripts.
+    saved = Capture._meta.global_key_prefix
+    Capture._meta.global_key_prefix = PREFIX
+    try:
+        from models import rollups
+
+        rollup_keys = f"~{rollups.base()}*"
+    finally:
+        Capture._meta.global_key_prefix = saved
+    for name in ("web", "capture"):
+        selectors = [rule for rule in users[name] if rule.startswith(f"({rollup_keys} ")]
+        assert len(selectors) == 1, name
+        assert {"+ts.add", "+incrby", "+hincrby", "+sadd", "+zadd", "+zrem", "+hdel"} <= set(selectors[0][1:-1].split())
+        assert {"+evalsha", "+script|load", "+script|exists"} <= set(users[name]), name
     # RediSearch checks the index name against the key patterns (FT.SEARCH, FT.AGGREGATE).
     index = f"{PREFIX}:{Capture._meta.model_key_prefix}:index"
     assert fnmatch.fnmatchcase(index, keys[1:])

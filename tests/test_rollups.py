@@ -1,0 +1,249 @@
+"""models.rollups, the write side: the counts every write keeps equal a brute-force count of the hashes.
+
+Each test stores through the model (Capture.create, models.bulk.store_many, Capture.remove),
+then recounts what is really stored (every live capture hash, read with HMGET) and compares it
+with what the rollup keys hold: `count`, every series' samples per quarter hour, `bytes`, and the
+expiry schedule. A quarter whose captures all left keeps a 0 sample (TS.ADD cannot delete one),
+so samples are compared without their zeros.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections import Counter
+
+import pytest
+from click.testing import CliRunner
+from ulid import ULID
+
+from models import Capture, db, rollups
+from models.bulk import store_many
+from models.capture import TRIGGERS
+from pigallery.cli import main
+from tests.helpers import free_port, wait_for, write_hash
+
+UTC = dt.timezone.utc
+# Devices with the separators a series name holds (`:`) and the tag separators a device may contain.
+DEVICES = ("pi-a", "pi b", "pi:c|x,y")
+# Edges of what the model stores: the first and last seconds of years 1-9999, and 1970 itself.
+EDGES = (dt.datetime(1, 1, 1, tzinfo=UTC), dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+         dt.datetime(1970, 1, 1, tzinfo=UTC), dt.datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC))
+
+
+def captures() -> dict[str, dict]:
+    """Every live capture hash: id -> the fields the rollups count."""
+    conn, prefix = db.raw(), Capture.make_primary_key("")
+    found = {}
+    for key in conn.scan_iter(match=prefix + "*", _type="HASH", count=1000):
+        t, device, trigger, image, thumbnail = conn.hmget(key, "taken_at", "device", "trigger", "image_size",
+                                                          "thumbnail_size")
+        found[key.decode()[len(prefix):]] = {"t": float(t), "device": device.decode(), "trigger": trigger.decode(),
+                                             "image": int(image), "thumbnail": int(thumbnail)}
+    return found
+
+
+def expected(live: dict[str, dict]) -> dict:
+    """What the rollups must hold for these captures, counted by brute force."""
+    series: dict[str, Counter] = {}
+    for c in live.values():
+        for size, prefix in rollups.LEVELS:  # every level counts every capture, in its own bucket
+            when = rollups.stamp(c["t"], size)
+            for name in (rollups.base() + "all", rollups.series_name(c["device"], c["trigger"])):
+                series.setdefault(rollups.at_level(name, prefix), Counter())[when] += 1
+    return {"count": len(live), "series": series,
+            "bytes": {"image": sum(c["image"] for c in live.values()),
+                      "thumbnail": sum(c["thumbnail"] for c in live.values())}}
+
+
+def held() -> dict:
+    """What the rollup keys hold, in expected()'s shape (zero samples and empty series left out)."""
+    conn, base = db.raw(), rollups.base()
+    series = {}
+    names = {rollups.at_level(name, prefix) for name in {n.decode() for n in conn.smembers(base + "series")} | {base + "all"}
+             for _, prefix in rollups.LEVELS}
+    for name in names:
+        samples = Counter({int(ts): int(float(v)) for ts, v in conn.execute_command("TS.RANGE", name, "-", "+")
+                           if float(v) != 0})
+        if samples:
+            series[name] = samples
+    image_bytes = conn.hgetall(base + "bytes")
+    return {"count": int(conn.get(base + "count") or 0), "series": series,
+            "bytes": {k: int(image_bytes.get(k.encode(), 0)) for k in ("image", "thumbnail")}}
+
+
+def schedule() -> tuple[dict[str, int], dict[str, tuple]]:
+    """The expiry schedule: id -> when (ms), and id -> what each counted capture was counted as."""
+    conn, base = db.raw(), rollups.base()
+    expiring = {pk.decode(): int(score) for pk, score in conn.zrange(base + "expiring", 0, -1, withscores=True)}
+    counted = {}
+    for pk, info in conn.hgetall(base + "counted").items():
+        t, image, thumbnail, trigger, device = info.decode().split("\x1f")
+        counted[pk.decode()] = (float(t), int(image), int(thumbnail), trigger, device)
+    return expiring, counted
+
+
+def assert_true_to_the_hashes() -> dict[str, dict]:
+    live = captures()
+    assert held() == expected(live)
+    assert rollups.counted() == len(live)
+    return live
+
+
+def test_counts_follow_stores_rewrites_deletes_and_expiries(store, jpeg):
+    rng = random.Random(11)
+    image = jpeg((64, 48))
+    start = dt.datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # a DST night somewhere: quarters are UTC's
+    rows = [{"device": rng.choice(DEVICES), "trigger": rng.choice(TRIGGERS),
+             "taken_at": EDGES[i] if i < len(EDGES) else start + dt.timedelta(seconds=rng.randrange(0, 3 * 86400)),
+             **({"ttl": 3} if i % 5 == 1 else {"ttl": 3600} if i % 7 == 2 else {})} for i in range(120)]
+    pks = store_many(rows, image, batch=50)
+    singles = [Capture.create(image, device=rng.choice(DEVICES), trigger="manual", taken_at=start, ttl=ttl)
+               for ttl in (None, 3, 3600)]
+    assert_true_to_the_hashes()
+
+    # A retried save counts once; one saved again under its id with another device and time moves.
+    for i in range(0, 120, 9):
+        Capture.create(image, pk=pks[i], **{k: v for k, v in rows[i].items()})
+    moved = {**{k: v for k, v in rows[3].items() if k != "ttl"}, "device": "pi-moved",
+             "taken_at": rows[3]["taken_at"] + dt.timedelta(hours=5)}
+    Capture.create(image, pk=pks[3], **moved)
+    live = assert_true_to_the_hashes()
+    assert live[pks[3]]["device"] == "pi-moved"
+
+    # Deleted once: the second delete finds nothing and takes nothing out again.
+    for pk in pks[10:40:3] + [singles[1].pk]:
+        assert Capture.remove(pk) is True
+        assert Capture.remove(pk) is False
+    assert_true_to_the_hashes()
+
+    short = {pk for pk, row in zip(pks, rows) if row.get("ttl") == 3} | {singles[1].pk}
+    wait_for(lambda: not any(Capture.exists(pk) for pk in short), timeout=10, what="the 3 s TTLs to pass")
+    time.sleep(0.01)  # a schedule entry is due once its millisecond has passed
+    settled = rollups.settle(Capture.make_primary_key(""))
+    removed = set(pks[10:40:3]) | {singles[1].pk}
+    assert settled == len(short - removed)  # those deleted first were unscheduled by the delete
+    assert rollups.settle(Capture.make_primary_key("")) == 0  # exactly once
+    live = assert_true_to_the_hashes()
+
+    expiring, counted = schedule()
+    with_ttl = {pk for pk in live if db.raw().pexpiretime(Capture.make_primary_key(pk)) > 0}
+    assert set(expiring) == with_ttl and not short & set(expiring) and set(counted) == set(live)
+    for pk, fields in live.items():  # counted as stored
+        assert counted[pk][3:] == (fields["trigger"], fields["device"])
+    for pk in with_ttl:
+        assert expiring[pk] == db.raw().pexpiretime(Capture.make_primary_key(pk))
+
+
+def test_recount_gives_what_the_writes_kept(store, jpeg):
+    rng = random.Random(12)
+    image = jpeg((64, 48))
+    rows = [{"device": rng.choice(DEVICES), "trigger": rng.choice(TRIGGERS),
+             "taken_at": dt.datetime(2020, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=rng.randrange(0, 10**6)),
+             **({"ttl": 3600} if i % 4 == 0 else {})} for i in range(150)]
+    pks = store_many(rows, image)
+    for pk in pks[::5]:
+        Capture.remove(pk)
+    before, schedule_before = held(), schedule()
+    batches = []
+    assert rollups.recount_all(batches.append, batch=40) == 120
+    assert sum(batches) == 120 and max(batches) == 40  # progress told of each batch looked at
+    assert held() == before and schedule() == schedule_before
+    assert_true_to_the_hashes()
+
+
+def test_hashes_written_around_the_model_are_counted_only_by_a_recount(store, jpeg):
+    image = jpeg((64, 48))
+    Capture.create(image, device="pi-a", trigger="motion", taken_at=dt.datetime(2026, 1, 1, tzinfo=UTC))
+    when = dt.datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    prefix = Capture._meta.global_key_prefix
+    good, bad = str(ULID()), {}
+    write_hash(db.raw(), prefix, good, image, {"device": "pi-hostile"}, when)
+    for name, fields in {"nan": {"taken_at": "nan"}, "inf": {"taken_at": "inf"}, "words": {"taken_at": "soon"},
+                         "past-9999": {"taken_at": repr(float(rollups.END))}}.items():
+        bad[name] = str(ULID())
+        write_hash(db.raw(), prefix, bad[name], image, fields, when)
+    no_device = str(ULID())
+    write_hash(db.raw(), prefix, no_device, image, {}, when)
+    db.raw().hdel(Capture.make_primary_key(no_device), "device")
+
+    assert rollups.counted() == 1  # HSET says nothing to the rollups
+    assert rollups.recount_all() == 2
+    assert held()["series"][rollups.series_name("pi-hostile", "interval")] == Counter({rollups.stamp(when.timestamp()): 1})
+    assert held()["count"] == 2 and held()["bytes"]["image"] == 2 * len(image)
+
+
+def settle_until(n: int, what: str) -> None:
+    """Settle until `n` more captures were due (their expiry seconds may differ: several calls)."""
+    done = []
+    wait_for(lambda: sum(done) == n if done.append(rollups.settle(Capture.make_primary_key(""))) is None else 0,
+             timeout=5, what=what)
+    assert sum(done) == n
+
+
+def test_settle_follows_a_ttl_moved_after_storing(store, jpeg):
+    image = jpeg((64, 48))
+    when = dt.datetime(2026, 5, 5, 5, 5, tzinfo=UTC)
+    kept, later = (Capture.create(image, device="pi-a", trigger="gpio", taken_at=when, ttl=1) for _ in range(2))
+    conn = db.raw()
+    conn.persist(kept.key())
+    conn.pexpire(later.key(), 2500)
+    settle_until(2, "both to fall due")
+    expiring, _ = schedule()
+    # The persisted one stays counted and leaves the schedule; the other waits for its new time.
+    assert expiring == {later.pk: conn.pexpiretime(later.key())}
+    assert rollups.counted() == 2
+    wait_for(lambda: not Capture.exists(later.pk), timeout=5, what="the moved TTL to pass")
+    settle_until(1, "the moved TTL to fall due")
+    expiring, counted = schedule()
+    assert expiring == {} and set(counted) == {kept.pk}
+    assert_true_to_the_hashes()
+
+
+def test_a_ttl_dropped_on_a_rewrite_is_dropped_from_the_key(store, jpeg):
+    image = jpeg((64, 48))
+    when = dt.datetime(2026, 5, 5, 5, 5, tzinfo=UTC)
+    first = Capture.create(image, device="pi-a", trigger="gpio", taken_at=when, ttl=1)
+    Capture.create(image, pk=first.pk, device="pi-a", trigger="gpio", taken_at=when)
+    assert db.raw().pttl(first.key()) == -1  # the second write has no TTL, and the key keeps none
+    time.sleep(1.2)
+    rollups.settle(Capture.make_primary_key(""))
+    assert Capture.exists(first.pk) and len(assert_true_to_the_hashes()) == 1
+
+
+def invoke(*args, **env):
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def test_index_rollups_command_counts_everything_again(store, jpeg, redis_url, key_prefix):
+    image = jpeg((64, 48))
+    rows = [{"device": "pi-a", "trigger": "interval", "taken_at": dt.datetime(2026, 1, 1, tzinfo=UTC)
+             + dt.timedelta(minutes=7 * i)} for i in range(25)]
+    store_many(rows, image)
+    kept = held()
+    rollups.clear()
+    assert rollups.counted() is None
+    result = invoke("index", "rollups", REDIS_URL=redis_url, PIGALLERY_KEY_PREFIX=key_prefix)
+    assert result.exit_code == 0, result.output
+    assert "rollups: 25 captures counted" in result.output
+    assert held() == kept
+
+    # `index create` counts only when the rollups are missing.
+    result = invoke("index", "create", REDIS_URL=redis_url, PIGALLERY_KEY_PREFIX=key_prefix)
+    assert result.exit_code == 0 and "rollups" not in result.output, result.output
+    rollups.clear()
+    result = invoke("index", "create", REDIS_URL=redis_url, PIGALLERY_KEY_PREFIX=key_prefix)
+    assert result.exit_code == 0 and "rollups: 25 captures counted" in result.output, result.output
+    assert held() == kept
+
+    # Captures deleted with the index take their counts with them.
+    result = CliRunner().invoke(main, ["index", "drop", "--delete-documents"], input="y\n",
+                                env={"REDIS_URL": redis_url, "PIGALLERY_KEY_PREFIX": key_prefix})
+    assert result.exit_code == 0 and "and its captures" in result.output, result.output
+    assert captures() == {} and rollups.names() == []
+
+
+def test_index_rollups_command_without_redis_is_a_clear_error():
+    result = invoke("index", "rollups", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert result.exit_code == 1
+    assert "cannot reach Redis" in result.output and "Traceback" not in result.output
