@@ -9,10 +9,10 @@ its newest `want`, ties at `lo` included (the bound is inclusive), are the whole
 
 The window starts at the page's upper end (the cursor or the `until` filter, but now at the
 latest) and is sized from the density each probe finds; a count of the window (LIMIT 0 0) costs
-in proportion to its matches, so probes that find too few are cheap. page() narrows first pages
-only and still counts the whole filters for `total`: that count is what a first page costs at
-1M captures (23 ms of 30, scripts/bench_api.py). DIALECT 2 only: DIALECT 4 returned wrong rows
-for range queries sorted by taken_at on RediSearch 2.10.5 (issue #11).
+in proportion to its matches, so probes that find too few are cheap. page() narrows every
+newest-first page, first or keyset, and counts the whole filters for `total` apart (from the
+rollups where they can: index.rollups). DIALECT 2 only: DIALECT 4 returned wrong rows for range
+queries sorted by taken_at on RediSearch 2.10.5 (issue #11).
 """
 from __future__ import annotations
 
