@@ -13,7 +13,6 @@ import random
 import time
 from collections import Counter
 
-import pytest
 from click.testing import CliRunner
 from ulid import ULID
 
