@@ -414,16 +414,19 @@ class Capture(HashModel, index=True):
     def queue(self, pipe, image: bytes, thumbnail: bytes) -> None:
         """Add the commands writing this capture to `pipe` (a MULTI/EXEC pipeline)."""
         key = self.key()
-        # Counted first (models.rollups), then written: the count script reads what the key held.
+        # EXPIREAT takes whole seconds, and redis-py truncates a datetime: a TTL of 1 s could end at
+        # once. Rounded up, a capture lives at least its TTL.
+        expires = math.ceil(self.expires_at.timestamp()) if self.expires_at else None
+        # Counted (models.rollups) in the same MULTI, before the writes; the schedule of expiries
+        # uses the key's own expiry time.
         rollups.count_in(pipe, key, self.pk, self.taken_at.timestamp(), self.device, self.trigger,
-                         self.image_size, self.thumbnail_size,
-                         int(self.expires_at.timestamp()) if self.expires_at else None)
+                         self.image_size, self.thumbnail_size, expires)
         # Saving twice under the same pk (a retried spool entry) rewrites the same
         # hash, so a capture is stored once however often its write is retried.
         self.save(pipeline=pipe)
         pipe.hset(key, mapping={IMAGE_FIELD: image, THUMBNAIL_FIELD: thumbnail})
-        if self.expires_at:
-            pipe.expireat(key, self.expires_at)
+        if expires is not None:
+            pipe.expireat(key, expires)
         else:
             # A retried save of a capture without a TTL under an id that had one: as written now.
             pipe.persist(key)
