@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import subprocess
 import time
 from collections import Counter
 
 from click.testing import CliRunner
 from ulid import ULID
 
+import models
+from index import rollups as index_rollups
 from models import Capture, db, rollups
 from models.bulk import store_many
 from models.capture import TRIGGERS
 from pigallery.cli import main
-from tests.helpers import free_port, wait_for, write_hash
+from tests.helpers import VENDOR, free_port, port_open, wait_for, write_hash
 
 UTC = dt.timezone.utc
 # Devices with the separators a series name holds (`:`) and the tag separators a device may contain.
@@ -246,3 +249,39 @@ def test_index_rollups_command_without_redis_is_a_clear_error():
     result = invoke("index", "rollups", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     assert result.exit_code == 1
     assert "cannot reach Redis" in result.output and "Traceback" not in result.output
+
+
+def test_without_timeseries_captures_are_stored_uncounted_and_answers_come_from_search(tmp_path, jpeg, key_prefix):
+    """A Redis with search but no RedisTimeSeries (`TS.ADD` unknown): writes still succeed, whole, and
+    facets, stats and totals are RediSearch's (the rollups' count differs from the index's)."""
+    from index import facets, query, schema
+    from index.filters import Filters
+    from pigallery import redis_server
+
+    server = redis_server.Server(port=free_port(), data_dir=tmp_path, vendor=VENDOR)
+    bindir, modules = redis_server.stack_paths()
+    proc = subprocess.Popen([str(bindir / "redis-server"), "--port", str(server.port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", str(tmp_path),
+                             "--loadmodule", str(modules / "redisearch.so")],
+                            env=redis_server.tool_env(server), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = server.url
+        wait_for(lambda: port_open(server.port), timeout=20, what="redis-server without TimeSeries")
+        models.bind(url, key_prefix)
+        schema.migrate()
+        Capture.check_write_access(ttl=60)  # TS.ADD unknown: no counting, and nothing to refuse
+        image = jpeg((64, 48))
+        when = dt.datetime(2026, 4, 1, 12, tzinfo=UTC)
+        stored = [Capture.create(image, device=device, trigger="gpio", taken_at=when + dt.timedelta(minutes=i), ttl=ttl)
+                  for i, (device, ttl) in enumerate([("pi-a", None), ("pi-b", 60), ("pi-a", None)])]
+        store_many([{"device": "pi-b", "trigger": "motion", "taken_at": when}], image)
+        assert all(Capture.exists(c.pk) for c in stored) and rollups.counted() is None
+        assert Capture.remove(stored[0].pk) is True
+        schema.wait_indexed()
+        assert index_rollups.tally(Filters()) is None  # out of step: RediSearch answers
+        answer = facets.facets(Filters())
+        assert answer["total"] == 3 and answer["devices"] == [{"device": "pi-b", "count": 2}, {"device": "pi-a", "count": 1}]
+        assert facets.stats()["total"] == 3 and query.page(Filters(), 2).total == 3
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
