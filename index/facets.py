@@ -13,17 +13,14 @@ from . import rollups, schema
 from .filters import UTC, Filters, readable, window_zone
 from .query import build, run
 from .windows import occupied, time_of_day, window_stretches
-from .zones import CYCLE, DAY, EARLY, LATE, day_ranges, inward, offset_at, zone_spans
+from .zones import CYCLE, DAY, EARLY, HOUR, LATE, WEEK, WEEK_ORIGIN, day_ranges, inward, offset_at, zone_spans
 
-HOUR, WEEK = 3600, 7 * 86400
 # Mean lengths: they only pick a bucket for a time span, never place a bar.
 BUCKETS = {"hour": HOUR, "day": DAY, "week": WEEK, "month": CYCLE / 4800, "year": CYCLE / 400}
 # The shortest each bucket is under one UTC offset, which bounds how many bars a span of time has.
 SHORTEST = {"hour": HOUR, "day": DAY, "week": WEEK, "month": 28 * DAY, "year": 365 * DAY}
 # Auto buckets: the longest time span each is chosen for, so a histogram has at most ~200 bars.
 AUTO_SPANS = (("hour", 3 * DAY), ("day", 120 * DAY), ("week", 200 * WEEK), ("month", 200 * CYCLE / 4800))
-# The epoch began on a Thursday; weeks start on Monday, four days later.
-WEEK_ORIGIN = 4 * DAY
 # RediSearch returns at most this many aggregate rows (MAXAGGREGATERESULTS).
 MAX_ROWS = 10_000
 NAIVE_EPOCH = dt.datetime(1970, 1, 1)
@@ -221,8 +218,7 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
     if tally is not None:
         window = clock = None
         total, oldest, newest = tally.total, tally.oldest or 0.0, tally.newest or 0.0
-        devices = [{"device": name, "count": n} for name, n in tally.counts(0)]
-        triggers = [{"trigger": name, "count": n} for name, n in tally.counts(1)]
+        devices, triggers = _ranked(tally.per(0), "device"), _ranked(tally.per(1), "trigger")
     else:
         # With a time-of-day window, the stretches its clause was built on serve the histogram too.
         window = window_stretches(filters) if filters.windowed else None
@@ -263,7 +259,7 @@ def stats() -> dict:
     tally = rollups.tally(Filters())
     if tally is not None:
         total, oldest, newest = tally.total, tally.oldest, tally.newest
-        devices = [{"device": name, "count": n} for name, n in tally.counts(0)]
+        devices = _ranked(tally.per(0), "device")
         image_bytes, thumbnail_bytes = tally.image_bytes, tally.thumbnail_bytes
     else:
         everything = build(readable(Filters()))

@@ -32,10 +32,7 @@ from models.rollups import QUARTER, stamp
 # query uses this module in turn (page totals): names are read when called, never at import.
 from . import query, schema
 from .filters import Filters, readable
-from .zones import offset_at, zone_spans
-
-HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
-WEEK_ORIGIN = 4 * DAY  # as index.facets: weeks start on Monday, the epoch was a Thursday
+from .zones import DAY, HOUR, WEEK, WEEK_ORIGIN, offset_at, zone_spans
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -63,12 +60,12 @@ class Tally:
     def total(self) -> int:
         return sum(self.by_series.values())
 
-    def counts(self, index: int) -> list[tuple[str, int]]:
-        """Captures per device (index 0) or trigger (1), most first, ties by name (as FT.AGGREGATE sorts)."""
+    def per(self, index: int) -> Counter:
+        """Captures per device (index 0) or trigger (1), those with none left out."""
         per: Counter = Counter()
         for key, n in self.by_series.items():
             per[key[index]] += n
-        return sorted(((name, n) for name, n in per.items() if n > 0), key=lambda item: (-item[1], item[0]))
+        return Counter({name: n for name, n in per.items() if n > 0})
 
 
 def _up(t: float) -> float:

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Iterator, Optional
 if TYPE_CHECKING:
     from .filters import Filters
 
-DAY = 86400
+HOUR, DAY = 3600, 86400
+WEEK = 7 * DAY
+# The epoch began on a Thursday; weeks start on Monday, four days later.
+WEEK_ORIGIN = 4 * DAY
 # 400 Gregorian years: the calendar, weekdays included, repeats after it, and so does every
 # zone's yearly DST rule.
 CYCLE = 146097 * DAY
