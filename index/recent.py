@@ -36,13 +36,14 @@ PROBES = 10  # then the plain query: windows from 1 hour to 30 years
 
 
 def narrow(filters: Filters, want: int, after: Optional[Position] = None, newest_first: bool = True,
-           now: Optional[float] = None) -> Optional[Filters]:
+           now: Optional[float] = None, scanned: Optional["query.Scan"] = None) -> Optional[Filters]:
     """Return `filters` with `since` raised so that they still hold the next `want` captures after `after`.
 
     None when narrowing does not apply (oldest first, a time-of-day window) or does not pay
     (the window grew to the filters' whole range, or PROBES windows held too few).
     With `after`, the window counts only captures strictly older than the cursor's taken_at:
     its own tie group is read apart by page(), and any of it would only add rows.
+    `scanned` is query.scan(filters): each window's captures are then counted that way.
     """
     if not newest_first or filters.windowed:
         return None
@@ -63,7 +64,7 @@ def narrow(filters: Filters, want: int, after: Optional[Position] = None, newest
         if filters.since is not None and lo <= filters.since:
             return None  # the window is the whole range: nothing to gain
         probe = dataclasses.replace(filters, since=lo, until=upper)
-        found = query.count(probe)  # no time-of-day window here: a plain LIMIT 0 0 count
+        found = query.count(probe, scanned)  # no time-of-day window here: a plain count
         if found >= want:
             return dataclasses.replace(filters, since=lo)
         grow = GROWTH if found == 0 else min(GROWTH, max(2.0, MARGIN * want / found))

@@ -130,9 +130,13 @@ class Capture(HashModel, index=True):
                                   description="When the picture was taken, in UTC (see time_source).")
     trigger: str = Field(index=True, separator=TAG_SEPARATOR, sortable=True,
                          json_schema_extra={**ITEM, "enum": list(TRIGGERS)}, description="What made the shot.")
-    exposure_us: Optional[int] = Field(default=None, index=True, json_schema_extra=ITEM,
+    # SORTABLE here too: index.query tests a lux or exposure range on each capture the other
+    # filters match (FT.AGGREGATE FILTER) when those are few, where the range's own iterator
+    # walks every numeric leaf it spans (at 1M captures, 30 days of one Pi and a lux range:
+    # 15.6 against 70.3 ms for the count).
+    exposure_us: Optional[int] = Field(default=None, index=True, sortable=True, json_schema_extra=ITEM,
                                        description="Exposure time in microseconds.")
-    lux: Optional[float] = Field(default=None, index=True, json_schema_extra=ITEM,
+    lux: Optional[float] = Field(default=None, index=True, sortable=True, json_schema_extra=ITEM,
                                  description="Estimated illuminance of the scene (lux).")
     analogue_gain: Optional[float] = Field(default=None, index=True, json_schema_extra=ITEM)
     colour_temp_k: Optional[int] = Field(default=None, index=True, json_schema_extra=ITEM,
