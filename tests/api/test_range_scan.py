@@ -140,3 +140,25 @@ def test_facets_over_all_time_leave_out_hashes_without_a_readable_time(make_data
         assert facet_counts(client.get("/api/facets", query_string=params)) == (
             len(expected), dict(Counter(r["device"] for r in expected)),
             dict(Counter(r["trigger"] for r in expected)), len(expected)), params
+
+
+def test_facets_bucket_follows_the_matches_not_the_collection(make_dataset):
+    """A lux range whose captures lie within a day of a 200-day collection gets hour bars, as its own span
+    says (index.facets._one_pass guesses the bucket from the collection's span and must find it wrong)."""
+    near = varied_rows(60, seed=4)
+    for row in near:
+        row["lux"] = 5.0
+    far = [{**row, "taken_at": row["taken_at"] + dt.timedelta(days=200), "lux": 50000.0} for row in varied_rows(60, seed=6)]
+    made = make_dataset(near + far)
+    client = made.client()
+    assert max(r["taken_at"] for r in near) - min(r["taken_at"] for r in near) < dt.timedelta(days=3)
+    for params in ({"lux_max": 10}, {"lux_max": 10, "from": iso(START - dt.timedelta(days=1))}):
+        reply = client.get("/api/facets", query_string=params)
+        assert reply.status_code == 200, reply.json
+        assert reply.json["bucket"] == "hour", params
+        hours = Counter(int(r["taken_at"].timestamp()) // 3600 * 3600 for r in near)
+        got = {int(dt.datetime.fromisoformat(b["start"].replace("Z", "+00:00")).timestamp()): b["count"]
+               for b in reply.json["histogram"]}
+        assert got == dict(hours), params
+    # Matches over the whole collection: the guess holds, week bars.
+    assert client.get("/api/facets", query_string={"lux_min": 0}).json["bucket"] == "week"
