@@ -12,22 +12,20 @@ from redis.commands.search.aggregation import AggregateRequest, Asc, Desc
 
 from models.capture import EARLIEST, END
 
-from . import rollups, schema
+from . import ranges, rollups, schema
 from .filters import UTC, Filters, readable, window_zone
-from .query import Scan, build, numeric_range, run, scan, without_ranges
+from .query import build, numeric_range, run
+from .ranges import Scan, without_ranges
 from .windows import occupied, time_of_day, window_stretches
-from .zones import CYCLE, DAY, EARLY, HOUR, LATE, WEEK, WEEK_ORIGIN, day_ranges, inward, offset_at, zone_spans
+from .bars import BUCKETS, bars_of, iso_start, key_apply
+from .zones import CYCLE, DAY, HOUR, WEEK, day_ranges, zone_spans
 
-# Mean lengths: they only pick a bucket for a time span, never place a bar.
-BUCKETS = {"hour": HOUR, "day": DAY, "week": WEEK, "month": CYCLE / 4800, "year": CYCLE / 400}
 # The shortest each bucket is under one UTC offset, which bounds how many bars a span of time has.
 SHORTEST = {"hour": HOUR, "day": DAY, "week": WEEK, "month": 28 * DAY, "year": 365 * DAY}
 # Auto buckets: the longest time span each is chosen for, so a histogram has at most ~200 bars.
 AUTO_SPANS = (("hour", 3 * DAY), ("day", 120 * DAY), ("week", 200 * WEEK), ("month", 200 * CYCLE / 4800))
 # RediSearch returns at most this many aggregate rows (MAXAGGREGATERESULTS).
 MAX_ROWS = 10_000
-NAIVE_EPOCH = dt.datetime(1970, 1, 1)
-EPOCH_ORDINAL = NAIVE_EPOCH.toordinal()
 
 
 def _aggregate(*requests: AggregateRequest) -> list[list[dict]]:
@@ -46,7 +44,7 @@ class Matching:
 
     query: str
     test: Optional[str] = None
-    load: tuple[str, ...] = ()  # fields the test reads (query.Scan.steps says why LOAD)
+    load: tuple[str, ...] = ()  # fields the test reads (ranges.Scan.steps says why LOAD)
 
     def request(self) -> AggregateRequest:
         request = AggregateRequest(self.query)
@@ -61,7 +59,7 @@ def matching(filters: Filters, clock: Optional[str] = None, scanned: Optional[Sc
     With no time bounds, readable()'s range spans every leaf of the taken_at tree, and intersecting
     it cost more than the rest of the query (at 1M captures, a lux range over 100k: 235 against
     95 ms). The times beyond it are left out instead, and exists(@taken_at) keeps out a hash
-    without one (an APPLY over it would fail the aggregation). `scanned`: query.scan(filters).
+    without one (an APPLY over it would fail the aggregation). `scanned`: ranges.scan(filters).
     """
     tests, load = [], ()
     if scanned is not None:
@@ -127,84 +125,12 @@ def auto_bucket(seconds: float) -> str:
     return next((bucket for bucket, longest in AUTO_SPANS if seconds <= longest), "year")
 
 
-def most_bars(bucket: str, seconds: float) -> int:
+def mostbars_of(bucket: str, seconds: float) -> int:
     """How many bars captures `seconds` apart can need under one UTC offset (one aggregation)."""
     if bucket == "year":
         # Under one offset local years run from 0 to 9999 or from 1 to 10000, never more.
         return min(int(seconds // SHORTEST[bucket]) + 2, MAX_ROWS)
     return int(seconds // SHORTEST[bucket]) + 2  # + 2: either end may cut into a bucket
-
-
-def _wall_offset(zone: dt.tzinfo, wall: int) -> int:
-    """`zone`'s UTC offset at local wall-clock time `wall` (seconds from 1970-01-01 00:00 local).
-
-    A wall time that clocks skip or repeat gets the offset before the change (PEP 495, fold=0),
-    so a skipped midnight resolves to the jump itself and a repeated one to its first occurrence.
-    """
-    local = NAIVE_EPOCH + dt.timedelta(seconds=inward(wall))
-    return int(local.replace(tzinfo=zone).utcoffset().total_seconds())
-
-
-def _key(bucket: str, offset: int) -> dict[str, str]:
-    """APPLY steps giving each capture's bucket as @start, under a constant UTC `offset`.
-
-    Hour keys are instants. Day and week keys are local wall-clock seconds; month keys count
-    months since year 0 (year * 12 + month - 1) and year keys count years, from the local
-    day's civil date by H. Hinnant's algorithm in floor arithmetic. RediSearch's own month()
-    and year() give null before 1970, and month() of 9999-12-31 a day in year 10000 (measured).
-    """
-    # Local wall-clock seconds; the offset's own sign avoids relying on unary minus in APPLY.
-    local = f"@taken_at {'-' if offset < 0 else '+'} {abs(offset)}"
-    if bucket in ("hour", "day", "week"):
-        size = BUCKETS[bucket]
-        origin = WEEK_ORIGIN if bucket == "week" else 0
-        key = f"floor(({local} - {origin}) / {size}) * {size} + {origin}"
-        if bucket == "hour":
-            key += f" {'+' if offset < 0 else '-'} {abs(offset)}"
-        return {"start": key}
-    # Days from 0000-03-01, its 400-year era, the day and year within the era (years from March).
-    day_of_year = "@doe - 365 * @yoe - floor(@yoe / 4) + floor(@yoe / 100)"  # from 1 March
-    month = f"12 * (@yoe + 400 * @era) + floor((5 * ({day_of_year}) + 2) / 153) + 2"
-    return {"days": f"floor(({local}) / {DAY}) + 719468",  # in this order: each APPLY uses those before
-            "era": "floor(@days / 146097)",
-            "doe": "@days - @era * 146097",
-            "yoe": "floor((@doe - floor(@doe / 1460) + floor(@doe / 36524) - floor(@doe / 146096)) / 365)",
-            "start": month if bucket == "month" else f"floor(({month}) / 12)"}
-
-
-def _first_day(year: int, month: int) -> int:
-    """Days from 1970-01-01 to the first of `month` in `year` (0 to 10000 alike)."""
-    cycles = 1 if year < 1 else -1 if year > 9999 else 0  # datetime.date ends at years 1 and 9999
-    return dt.date(year + 400 * cycles, month, 1).toordinal() - EPOCH_ORDINAL - cycles * CYCLE // DAY
-
-
-def _bar_start(key: int, bucket: str, zone: dt.tzinfo) -> int:
-    """Turn a histogram key into the instant its bucket starts in `zone`."""
-    if bucket == "hour":
-        return key  # hour keys are instants already
-    if bucket == "month":
-        key = _first_day(key // 12, key % 12 + 1) * DAY
-    elif bucket == "year":
-        key = _first_day(key, 1) * DAY
-    return key - _wall_offset(zone, key)
-
-
-def iso_start(instant: int, offset: int, z: bool = False) -> str:
-    """Write a bar's start as ISO 8601 with `offset` (Z for UTC when `z`).
-
-    Years 0 and 10000 are written 0000 and +010000 (ISO 8601's expanded form, which JavaScript
-    reads); a local mean time's offset keeps its seconds (Los Angeles until 1883: -07:52:58).
-    """
-    wall = instant + offset
-    cycles = 1 if wall < EARLY else -1 if wall > LATE else 0
-    local = NAIVE_EPOCH + dt.timedelta(seconds=wall + cycles * CYCLE)
-    year = local.year - 400 * cycles
-    text = (f"{year:04d}" if 0 <= year <= 9999 else f"{year:+07d}") + local.isoformat()[4:]
-    if z and offset == 0:
-        return text + "Z"
-    hours, rest = divmod(abs(offset), 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{text}{'-' if offset < 0 else '+'}{hours:02d}:{minutes:02d}" + (f":{seconds:02d}" if seconds else "")
 
 
 def histogram(filters: Filters, bucket: str, zone: dt.tzinfo,
@@ -221,13 +147,13 @@ def histogram(filters: Filters, bucket: str, zone: dt.tzinfo,
     A time-of-day window read in this same zone is, within one span, just its day_second ranges
     at the span's offset: exact when `stretches` are windows.window_stretches(filters), which hold
     every capture the window picks from. Otherwise each span takes the whole `clock`.
-    `scanned` is query.scan(filters), for its ranges to be tested on each capture (see matching()).
+    `scanned` is ranges.scan(filters), for its ranges to be tested on each capture (see matching()).
     """
     counts: Counter[int] = Counter()
     for rows in _per_span(filters, bucket, zone, stretches, clock, scanned):
         for row in rows:
             counts[int(float(row["start"]))] += int(row["count"])
-    return _bars(counts, bucket, zone)
+    return bars_of(counts, bucket, zone)
 
 
 def _per_span(filters: Filters, bucket: str, zone: dt.tzinfo,
@@ -240,7 +166,7 @@ def _per_span(filters: Filters, bucket: str, zone: dt.tzinfo,
     for since, until, offset in zone_spans(zone, stretches, filters.since, filters.until):
         where = matching(dataclasses.replace(filters, since=since, until=until),
                          day_ranges(filters, offset) if same_zone else clock, scanned)
-        commands.append(where.request().apply(**_key(bucket, offset))
+        commands.append(where.request().apply(**key_apply(bucket, offset))
                         .group_by(["@start", *by], reducers.count().alias("count"), *more).limit(0, MAX_ROWS))
     return _aggregate(*commands)
 
@@ -256,13 +182,13 @@ def _one_pass(filters: Filters, bucket: Optional[str], zone: dt.tzinfo,
     are bunched in a far shorter stretch, where the guess is found wrong and None is returned.
     At 1M captures, a lux range over 100k of them: one pass instead of two (see scripts/bench_api.py).
     """
-    everything = rollups.tally(Filters())
+    everything = rollups.tally(Filters()) if rollups.applies(Filters()) else None
     if everything is None or not everything.total:
         return None
     first, last = everything.oldest, everything.newest
     guess = bucket or auto_bucket((last if filters.until is None else filters.until)
                                   - (first if filters.since is None else filters.since))
-    if most_bars(guess, last - first) > MAX_ROWS:
+    if mostbars_of(guess, last - first) > MAX_ROWS:
         return None  # facets() may have to refuse the bucket asked for
     stretches = occupied(readable(filters), first, last)
     replies = _per_span(readable(filters), guess, zone, stretches, None, scanned, ("@device", "@trigger"),
@@ -283,7 +209,7 @@ def _one_pass(filters: Filters, bucket: Optional[str], zone: dt.tzinfo,
     oldest, newest = min(float(r["oldest"]) for r in rows), max(float(r["newest"]) for r in rows)
     if bucket is None and _auto(filters, oldest, newest) != guess:
         return None
-    return devices, triggers, guess, _bars(counts, guess, zone)
+    return devices, triggers, guess, bars_of(counts, guess, zone)
 
 
 def _auto(filters: Filters, oldest: float, newest: float) -> str:
@@ -292,14 +218,6 @@ def _auto(filters: Filters, oldest: float, newest: float) -> str:
     lo = filters.since if filters.since is not None else oldest
     hi = filters.until if filters.until is not None else newest
     return auto_bucket(max(hi - lo, newest - oldest))
-
-
-def _bars(counts: Counter, bucket: str, zone: dt.tzinfo) -> list[dict]:
-    """Histogram keys (see _key) and their counts as bars in `zone`."""
-    bars: Counter[int] = Counter()
-    for key, count in counts.items():
-        bars[_bar_start(key, bucket, zone)] += count
-    return [{"start": start, "offset": offset_at(zone, start), "count": bars[start]} for start in sorted(bars)]
 
 
 def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzinfo] = None) -> dict:
@@ -311,7 +229,7 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
     bucket asked for that could need more bars than one aggregation returns is TooManyBuckets.
     """
     tally = rollups.tally(filters) if rollups.applies(filters) else None
-    scanned = None if tally is not None or filters.windowed else scan(filters)
+    scanned = None if tally is not None or filters.windowed else ranges.scan(filters)
     passed = None if tally is not None or filters.windowed else _one_pass(filters, bucket, zone or UTC, scanned)
     if passed is not None:
         devices, triggers, bucket, bars = passed
@@ -328,15 +246,15 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
         devices, triggers, total, oldest, newest = _breakdown(matching(filters, clock, scanned))
     if bucket is None:
         bucket = _auto(filters, oldest, newest)
-    elif total and most_bars(bucket, newest - oldest) > MAX_ROWS:
+    elif total and mostbars_of(bucket, newest - oldest) > MAX_ROWS:
         # Bars exist only where captures are, so the data's own span bounds their number.
         coarser = tuple(BUCKETS)[tuple(BUCKETS).index(bucket):]
-        fits = next(b for b in coarser if most_bars(b, newest - oldest) <= MAX_ROWS)  # "year" always does
+        fits = next(b for b in coarser if mostbars_of(b, newest - oldest) <= MAX_ROWS)  # "year" always does
         raise TooManyBuckets(f"{bucket} bars over these captures could be more than {MAX_ROWS}; "
                              f"use bucket={fits} or a shorter range")
     keyed = rollups.histogram(tally, bucket, zone or UTC) if tally is not None and total else None
     if keyed is not None:
-        bars = _bars(keyed, bucket, zone or UTC)
+        bars = bars_of(keyed, bucket, zone or UTC)
     elif total:
         same_zone = filters.windowed and window_zone(filters) == (zone or UTC)
         stretches = window if same_zone else occupied(readable(filters), oldest, newest, clock)

@@ -1,9 +1,7 @@
 """Turn capture filters into RediSearch queries and page through them by keyset."""
 from __future__ import annotations
 
-import dataclasses
 import math
-from decimal import Decimal
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Optional
@@ -13,21 +11,15 @@ import redis
 from models import Capture
 from models.capture import PK
 
-# recent, rollups and windows use this module in turn (count; build, run): each side reads the other's names
+# recent, ranges, rollups and windows use this module in turn (count; build, run): each side reads the other's names
 # when called, never at import, so either may be imported first.
-from . import recent, rollups, schema, windows
+from . import ranges, recent, rollups, schema, windows
 from .filters import Filters, Position
 from .rows import RETURN_FIELDS, row
 
 # A few rows beyond a page tell where its last taken_at group ends, so a page edge
 # inside a small tie group needs no extra query.
 TIE_SLACK = 4
-# The ranges the rollups cannot count: (field, Filters' lower bound, upper bound).
-RANGES = (("lux", "lux_min", "lux_max"), ("exposure_us", "exposure_min", "exposure_max"))
-# A range is tested on each capture the other filters match (see scan()) when they match at most
-# this many. At 1M captures one Pi's 30 days (16k captures) and a lux range counted in 15.6 ms
-# tested, 70.3 ms through the range's iterator; a lux range over all 1M is the other way round.
-SCAN_MAX = 50_000
 
 
 class IndexMissing(RuntimeError):
@@ -113,63 +105,6 @@ def build(filters: Filters, after: Optional[Position] = None, newest_first: bool
     return " ".join(parts) or "*"
 
 
-def _literal(value: float) -> str:
-    """A finite number as a FILTER expression reads it exactly: positional digits (it refuses 1e+16,
-    measured), a negative one as a subtraction (no unary minus there, as in index.facets._key)."""
-    digits = format(Decimal(repr(float(value))), "f")
-    return f"(0 - {digits[1:]})" if digits.startswith("-") else digits
-
-
-def without_ranges(filters: Filters) -> Filters:
-    """`filters` without its lux and exposure ranges."""
-    return dataclasses.replace(filters, **{bound: None for _, low, high in RANGES for bound in (low, high)})
-
-
-@dataclass(frozen=True)
-class Scan:
-    """Filters to match through the index (`rest`) and a FILTER expression testing the ranges left out."""
-
-    rest: Filters
-    expression: str
-    fields: tuple[str, ...]
-
-    def steps(self) -> tuple:
-        """FT.AGGREGATE steps testing the ranges. LOAD reads a SORTABLE field's indexed value (as fast as
-        naming it bare, measured); it also keeps an index made before the fields were SORTABLE working
-        (values then come from the hashes: 39 against 70 ms) until `pigallery index create` rebuilds it."""
-        return ("LOAD", len(self.fields), *(f"@{name}" for name in self.fields), "FILTER", self.expression)
-
-
-def scan(filters: Filters) -> Optional[Scan]:
-    """How to count `filters` by testing its lux and exposure ranges on each capture the rest match; None: don't.
-
-    A numeric range's iterator unites every leaf of the numeric tree the range spans, so its
-    cost follows the range's share of the whole collection (a lux range over 63% of 1M captures:
-    304 leaves), however few captures the other filters match. Testing the sortable values of
-    those few costs in proportion to them. The rollups tell how many they are, so this applies
-    when they count the rest (devices, triggers, time) and it is at most SCAN_MAX.
-    `exists()` first: a comparison with a missing value ends the FILTER's rows early, silently
-    (measured), where a numeric range simply leaves a capture without the field out.
-    """
-    tests, fields, rest = [], [], without_ranges(filters)
-    for name, low, high in RANGES:
-        lo, hi = getattr(filters, low), getattr(filters, high)
-        if lo is None and hi is None:
-            continue
-        fields.append(name)
-        tests.append(f"exists(@{name})")
-        bounds = [(op, bound) for op, bound in ((">=", lo), ("<=", hi)) if bound is not None]
-        if any(not math.isfinite(bound) for _, bound in bounds):
-            return None
-        tests += [f"@{name} {op} {_literal(bound)}" for op, bound in bounds]
-    if not tests or not rollups.applies(rest):
-        return None
-    candidates = rollups.count(rest)
-    if candidates is None or candidates > SCAN_MAX:
-        return None
-    return Scan(rest, " && ".join(tests), tuple(fields))
-
-
 def complete(replies: list) -> list:
     """Return the replies, or raise SearchRefused if RediSearch cut one short.
 
@@ -226,14 +161,14 @@ def _search_args(query: str, newest_first: bool, count: int) -> tuple:
 
 
 def _scan_args(filters: Filters, position: Optional[Position], newest_first: bool, clock: Optional[str],
-               scanned: Scan, count: int) -> tuple:
+               scanned: ranges.Scan, count: int) -> tuple:
     """FT.AGGREGATE arguments for the keys of the first `count` captures from `position` whose ranges
     pass `scanned`'s test, in taken_at order (ties cut anyhow, as FT.SEARCH's LIMIT cuts them).
 
     Only keys: an aggregation writes taken_at to 12 digits, the page needs the exact sort key,
     so _rows_by_key reads the rows themselves by FT.SEARCH.
     """
-    return (build(without_ranges(filters), position, newest_first, clock=clock), *scanned.steps(),
+    return (build(ranges.without_ranges(filters), position, newest_first, clock=clock), *scanned.steps(),
             "LOAD", 1, "@__key", "SORTBY", 2, "@taken_at", "DESC" if newest_first else "ASC", "MAX", count,
             "DIALECT", 2)
 
@@ -247,12 +182,12 @@ def _rows_by_key(reply: dict, newest_first: bool) -> dict:
     return run("FT.SEARCH", _search_args(f"@pk:{{{' | '.join(pks)}}}", newest_first, len(pks)))[0]
 
 
-def _count_call(filters: Filters, clock: Optional[str], scanned: Optional[Scan] = None) -> tuple[str, tuple]:
-    """The command counting `filters`; read its reply with _counted(). With `scanned` (scan(filters) or of
+def _count_call(filters: Filters, clock: Optional[str], scanned: Optional[ranges.Scan] = None) -> tuple[str, tuple]:
+    """The command counting `filters`; read its reply with _counted(). With `scanned` (ranges.scan(filters) or of
     filters holding these), its ranges are tested on the captures the rest of `filters` match."""
     if scanned is None:
         return "FT.SEARCH", (build(filters, clock=clock), "LIMIT", 0, 0, "DIALECT", 2)
-    return "FT.AGGREGATE", (build(without_ranges(filters), clock=clock), *scanned.steps(),
+    return "FT.AGGREGATE", (build(ranges.without_ranges(filters), clock=clock), *scanned.steps(),
                             "GROUPBY", 0, "REDUCE", "COUNT", 0, "AS", "count", "DIALECT", 2)
 
 
@@ -263,7 +198,7 @@ def _counted(command: str, reply: dict) -> int:
     return int(reply["results"][0]["extra_attributes"]["count"]) if reply["results"] else 0
 
 
-def count(filters: Filters, scanned: Optional[Scan] = None) -> int:
+def count(filters: Filters, scanned: Optional[ranges.Scan] = None) -> int:
     """Return how many captures match `filters` (see _count_call for `scanned`)."""
     call = _count_call(filters, windows.time_of_day(filters), scanned)
     return _counted(call[0], _execute(call)[0])
@@ -307,7 +242,7 @@ def page(filters: Filters, limit: int, after: Optional[Position] = None, newest_
     """
     # A newest-first page is narrowed to a window of time before its start (issue #11); its total
     # still counts the whole filters, from the rollups when they can (index.rollups), else here.
-    scanned = scan(filters)
+    scanned = ranges.scan(filters)
     narrowed = recent.narrow(filters, limit + 1, after, newest_first=newest_first, scanned=scanned)
     whole, filters = filters, narrowed or filters
     out: list[dict] = []

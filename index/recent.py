@@ -21,7 +21,7 @@ import math
 import time
 from typing import Optional
 
-from . import query
+from . import query, ranges
 from .filters import Filters, Position
 
 FIRST = 3600.0  # seconds: the first window; a fleet of Pis takes many captures an hour
@@ -36,14 +36,14 @@ PROBES = 10  # then the plain query: windows from 1 hour to 30 years
 
 
 def narrow(filters: Filters, want: int, after: Optional[Position] = None, newest_first: bool = True,
-           now: Optional[float] = None, scanned: Optional["query.Scan"] = None) -> Optional[Filters]:
+           now: Optional[float] = None, scanned: Optional["ranges.Scan"] = None) -> Optional[Filters]:
     """Return `filters` with `since` raised so that they still hold the next `want` captures after `after`.
 
     None when narrowing does not apply (oldest first, a time-of-day window) or does not pay
     (the window grew to the filters' whole range, or PROBES windows held too few).
     With `after`, the window counts only captures strictly older than the cursor's taken_at:
     its own tie group is read apart by page(), and any of it would only add rows.
-    `scanned` is query.scan(filters): each window's captures are then counted that way.
+    `scanned` is ranges.scan(filters): each window's captures are then counted that way.
     """
     if not newest_first or filters.windowed:
         return None

@@ -208,7 +208,7 @@ def count(filters: Filters) -> Optional[int]:
 
 
 def _local_key(bucket: str, instant: float, offset: int) -> int:
-    """The histogram key index.facets gives a capture at `instant` under UTC `offset` (its APPLY, here in Python)."""
+    """The histogram key index.bars.key_apply gives a capture at `instant` under UTC `offset` (its APPLY, here in Python)."""
     local = instant + offset
     if bucket == "hour":
         return int(local // HOUR * HOUR - offset)
@@ -225,7 +225,7 @@ READ_AS = {"hour": (HOUR, 0), "day": (DAY, 0), "week": (WEEK, WEEK_ORIGIN), "mon
 
 
 def histogram(result: Tally, bucket: str, zone: dt.tzinfo) -> Optional[Counter]:
-    """Captures per histogram key (as index.facets keys them) for the tally's filters; None if the rollups cannot.
+    """Captures per histogram key (as index.bars keys them) for the tally's filters; None if the rollups cannot.
 
     Within a span of constant UTC offset a local hour, day or week is a fixed run of quarter
     hours when the offset is whole quarter hours (every zone's since 1979; not local mean times),

@@ -1,4 +1,4 @@
-"""Lux and exposure ranges tested on each capture the other filters match (index.query.scan), against
+"""Lux and exposure ranges tested on each capture the other filters match (index.ranges.scan), against
 the ranges' own iterators and a brute force, with values on the bounds, missing and infinite."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from index import query
+from index import ranges
 from index.filters import Filters
 from models import Capture, rollups
 
@@ -63,26 +63,26 @@ def range_params(rng: random.Random, rows: list[dict]) -> dict:
 
 def expected_rows(rows: list[dict], params: dict) -> list[dict]:
     """test_search's brute force for all but the ranges, which are read here with an infinite value in."""
-    ranges = {k: params[k] for k in ("lux_min", "lux_max", "exposure_min", "exposure_max") if k in params}
-    rest = {k: v for k, v in params.items() if k not in ranges}
+    bounds = {k: params[k] for k in ("lux_min", "lux_max", "exposure_min", "exposure_max") if k in params}
+    rest = {k: v for k, v in params.items() if k not in bounds}
 
     def inside(row, field, low, high):
-        if low not in ranges and high not in ranges:
+        if low not in bounds and high not in bounds:
             return True
         value = row[field]
-        return value is not None and ranges.get(low, -math.inf) <= value <= ranges.get(high, math.inf)
+        return value is not None and bounds.get(low, -math.inf) <= value <= bounds.get(high, math.inf)
 
     return [r for r in brute_force(rows, rest)
             if inside(r, "lux", "lux_min", "lux_max") and inside(r, "exposure_us", "exposure_min", "exposure_max")]
 
 
-@pytest.mark.parametrize("scan_max", [query.SCAN_MAX, -1], ids=["tested", "iterated"])
+@pytest.mark.parametrize("scan_max", [ranges.SCAN_MAX, -1], ids=["tested", "iterated"])
 def test_ranges_match_brute_force_both_ways(data, monkeypatch, scan_max):
     """Pages and totals are the brute force's, whether the ranges are tested on each capture or iterated."""
-    monkeypatch.setattr(query, "SCAN_MAX", scan_max)
+    monkeypatch.setattr(ranges, "SCAN_MAX", scan_max)
     scans = []
-    real_scan = query.scan
-    monkeypatch.setattr(query, "scan", lambda filters: scans.append(real_scan(filters)) or scans[-1])
+    real_scan = ranges.scan
+    monkeypatch.setattr(ranges, "scan", lambda filters: scans.append(real_scan(filters)) or scans[-1])
     client, rng = data.client(), random.Random(11)
     extremes = [{"lux_min": -5.0, "lux_max": 3.4125088269555268e16}, {"lux_min": 1e-7}, {"exposure_max": 10**18},
                 {"lux_max": -0.0}, {"lux_min": 250.5, "lux_max": 250.5, "exposure_min": 0}]
@@ -101,15 +101,15 @@ def test_ranges_match_brute_force_both_ways(data, monkeypatch, scan_max):
 def test_scan_applies_only_where_the_rollups_count_the_rest(data):
     data.client()  # binds the models to the data
     lux = dict(lux_min=10.0, lux_max=1000.0)
-    assert query.scan(Filters(**lux, devices=("pi-door",))).expression == "exists(@lux) && @lux >= 10.0 && @lux <= 1000.0"
-    assert query.scan(Filters(exposure_max=2500)).expression == "exists(@exposure_us) && @exposure_us <= 2500.0"
+    assert ranges.scan(Filters(**lux, devices=("pi-door",))).expression == "exists(@lux) && @lux >= 10.0 && @lux <= 1000.0"
+    assert ranges.scan(Filters(exposure_max=2500)).expression == "exists(@exposure_us) && @exposure_us <= 2500.0"
     # Written as the expression parser reads them exactly: no exponent, no unary minus.
-    assert query.scan(Filters(lux_min=-5.0, lux_max=3.4125088269555268e16)).expression == (
+    assert ranges.scan(Filters(lux_min=-5.0, lux_max=3.4125088269555268e16)).expression == (
         "exists(@lux) && @lux >= (0 - 5.0) && @lux <= 34125088269555268")
-    assert query.scan(Filters(lux_min=1e-7)).expression == "exists(@lux) && @lux >= 0.0000001"
-    assert query.scan(Filters(devices=("pi-door",))) is None  # no range: the rollups count it all
-    assert query.scan(Filters(**lux, camera_makes=("Canon",))) is None  # the rest is no rollup count
-    assert query.scan(Filters(**lux, time_from=60, time_to=120)) is None
+    assert ranges.scan(Filters(lux_min=1e-7)).expression == "exists(@lux) && @lux >= 0.0000001"
+    assert ranges.scan(Filters(devices=("pi-door",))) is None  # no range: the rollups count it all
+    assert ranges.scan(Filters(**lux, camera_makes=("Canon",))) is None  # the rest is no rollup count
+    assert ranges.scan(Filters(**lux, time_from=60, time_to=120)) is None
 
 
 def facet_counts(reply) -> tuple:
@@ -119,11 +119,11 @@ def facet_counts(reply) -> tuple:
             {t["trigger"]: t["count"] for t in f["triggers"]}, sum(b["count"] for b in f["histogram"]))
 
 
-@pytest.mark.parametrize("scan_max", [query.SCAN_MAX, -1], ids=["tested", "iterated"])
+@pytest.mark.parametrize("scan_max", [ranges.SCAN_MAX, -1], ids=["tested", "iterated"])
 def test_facets_over_all_time_leave_out_hashes_without_a_readable_time(make_dataset, tiny_jpeg, monkeypatch, scan_max):
     """Facets with no time bounds leave out the times beyond the model's instead of ranging over its own
     (index.facets.matching): a hash without taken_at or at an infinite one is still no bar or count."""
-    monkeypatch.setattr(query, "SCAN_MAX", scan_max)
+    monkeypatch.setattr(ranges, "SCAN_MAX", scan_max)
     made = make_dataset(varied_rows(150, seed=9))
     conn = Capture.db()
     for pk, fields in (("01JC0000000000000000000001", {"taken_at": "inf"}),
