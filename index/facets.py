@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
 from collections import Counter
+from dataclasses import dataclass
 from typing import Optional
 
 from redis.commands.search import reducers

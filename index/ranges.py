@@ -32,9 +32,8 @@ def without_ranges(filters: Filters) -> Filters:
 
 @dataclass(frozen=True)
 class Scan:
-    """Filters to match through the index (`rest`) and a FILTER expression testing the ranges left out."""
+    """A FILTER expression testing the ranges that queries built from without_ranges(filters) leave out."""
 
-    rest: Filters
     expression: str
     fields: tuple[str, ...]
 
@@ -46,7 +45,8 @@ class Scan:
 
 
 def scan(filters: Filters) -> Optional[Scan]:
-    """How to count `filters` by testing its lux and exposure ranges on each capture the rest match; None: don't.
+    """How to read `filters` (count, page, facets) by testing its lux and exposure ranges on each capture
+    the rest of it matches; None: through the ranges' own iterators, as any filter.
 
     A numeric range's iterator unites every leaf of the numeric tree the range spans, so its
     cost follows the range's share of the whole collection (a lux range over 63% of 1M captures:
@@ -72,4 +72,4 @@ def scan(filters: Filters) -> Optional[Scan]:
     candidates = rollups.count(rest)
     if candidates is None or candidates > SCAN_MAX:
         return None
-    return Scan(rest, " && ".join(tests), tuple(fields))
+    return Scan(" && ".join(tests), tuple(fields))

@@ -36,7 +36,7 @@ PROBES = 10  # then the plain query: windows from 1 hour to 30 years
 
 
 def narrow(filters: Filters, want: int, after: Optional[Position] = None, newest_first: bool = True,
-           now: Optional[float] = None, scanned: Optional["ranges.Scan"] = None) -> Optional[Filters]:
+           now: Optional[float] = None, scanned: Optional[ranges.Scan] = None) -> Optional[Filters]:
     """Return `filters` with `since` raised so that they still hold the next `want` captures after `after`.
 
     None when narrowing does not apply (oldest first, a time-of-day window) or does not pay

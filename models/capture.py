@@ -130,7 +130,7 @@ class Capture(HashModel, index=True):
                                   description="When the picture was taken, in UTC (see time_source).")
     trigger: str = Field(index=True, separator=TAG_SEPARATOR, sortable=True,
                          json_schema_extra={**ITEM, "enum": list(TRIGGERS)}, description="What made the shot.")
-    # SORTABLE here too: index.query tests a lux or exposure range on each capture the other
+    # SORTABLE here too: index.ranges tests a lux or exposure range on each capture the other
     # filters match (FT.AGGREGATE FILTER) when those are few, where the range's own iterator
     # walks every numeric leaf it spans (at 1M captures, 30 days of one Pi and a lux range:
     # 15.6 against 70.3 ms for the count).

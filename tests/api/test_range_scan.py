@@ -3,9 +3,9 @@ the ranges' own iterators and a brute force, with values on the bounds, missing 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 import math
 import random
+from collections import Counter
 
 import pytest
 
