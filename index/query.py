@@ -155,8 +155,8 @@ def _item(reply_row: dict) -> dict:
     return item
 
 
-def _search_args(query: str, newest_first: bool, count: int) -> tuple:
-    return (query, "WITHSORTKEYS", "SORTBY", "taken_at", "DESC" if newest_first else "ASC",
+def _search_args(query: str, newest_first: bool, count: int, keys: tuple[str, ...] = ()) -> tuple:
+    return (query, *(("INKEYS", len(keys), *keys) if keys else ()), "WITHSORTKEYS", "SORTBY", "taken_at", "DESC" if newest_first else "ASC",
             "RETURN", len(RETURN_FIELDS), *RETURN_FIELDS, "LIMIT", 0, count, "DIALECT", 2)
 
 
@@ -175,11 +175,11 @@ def _scan_args(filters: Filters, position: Optional[Position], newest_first: boo
 
 def _rows_by_key(reply: dict, newest_first: bool) -> dict:
     """FT.SEARCH's reply (as _search_args asks) for the captures whose keys an FT.AGGREGATE `reply` holds."""
-    pks = [row["extra_attributes"]["__key"].rsplit(":", 1)[1] for row in reply["results"]]
-    if not pks:
+    keys = tuple(row["extra_attributes"]["__key"] for row in reply["results"])
+    if not keys:
         return {"results": []}
-    # Ids are ULIDs (PK): letters and digits, nothing to escape.
-    return run("FT.SEARCH", _search_args(f"@pk:{{{' | '.join(pks)}}}", newest_first, len(pks)))[0]
+    # By key (INKEYS), not by the pk field: a hand-written hash need not hold one.
+    return run("FT.SEARCH", _search_args("*", newest_first, len(keys), keys))[0]
 
 
 def _count_call(filters: Filters, clock: Optional[str], scanned: Optional[ranges.Scan] = None) -> tuple[str, tuple]:

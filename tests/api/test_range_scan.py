@@ -31,10 +31,12 @@ def data(make_dataset, tiny_jpeg):
         row["lux"] = None if row["lux"] is None else rng.choice(LUX)
         row["exposure_us"] = None if row["exposure_us"] is None else rng.choice(EXPOSURES)
     made = make_dataset(rows)
-    # A hand-written hash with an infinite lux: the model lists it, a range with no upper bound holds it.
+    # A hand-written hash with an infinite lux and no pk field: the model lists it (its id is in its
+    # key), a range with no upper bound holds it.
     conn, when = Capture.db(), START + dt.timedelta(hours=5)
     write_hash(conn, made.prefix, "01JB0000000000000000000000", tiny_jpeg,
                {"device": "pi-garden", "lux": "inf", "exposure_us": "2500"}, when)
+    conn.hdel(f"{made.prefix}:capture:01JB0000000000000000000000", "pk")
     rollups.recount_all()  # counts it too, so the rollups stay in step with the index
     made.rows.append(dict(pk="01JB0000000000000000000000", device="pi-garden", trigger="interval",
                           taken_at=when, lux=float("inf"), exposure_us=2500))
