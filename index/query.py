@@ -79,10 +79,10 @@ def build(filters: Filters, after: Optional[Position] = None, newest_first: bool
         parts.append(_tags("device", filters.devices))
     if filters.triggers:
         parts.append(_tags("trigger", filters.triggers))
-    if filters.lux_min is not None or filters.lux_max is not None:
-        parts.append(numeric_range("lux", filters.lux_min, filters.lux_max))
-    if filters.exposure_min is not None or filters.exposure_max is not None:
-        parts.append(numeric_range("exposure_us", filters.exposure_min, filters.exposure_max))
+    for name, low, high in ranges.RANGES:
+        bounds = getattr(filters, low), getattr(filters, high)
+        if bounds != (None, None):
+            parts.append(numeric_range(name, *bounds))
     if filters.camera_makes:
         parts.append(_tags("camera_make", filters.camera_makes))
     if filters.camera_models:
