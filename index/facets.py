@@ -149,11 +149,18 @@ def histogram(filters: Filters, bucket: str, zone: dt.tzinfo,
     every capture the window picks from. Otherwise each span takes the whole `clock`.
     `scanned` is ranges.scan(filters), for its ranges to be tested on each capture (see matching()).
     """
+    return bars_of(_keyed(filters, bucket, zone, stretches, clock, scanned), bucket, zone)
+
+
+def _keyed(filters: Filters, bucket: str, zone: dt.tzinfo,
+           stretches: list[tuple[Optional[float], Optional[float], float, float]],
+           clock: Optional[str] = None, scanned: Optional[Scan] = None) -> Counter:
+    """histogram()'s captures per bar key (index.bars), before they are made bars."""
     counts: Counter[int] = Counter()
     for rows in _per_span(filters, bucket, zone, stretches, clock, scanned):
         for row in rows:
             counts[int(float(row["start"]))] += int(row["count"])
-    return bars_of(counts, bucket, zone)
+    return counts
 
 
 def _per_span(filters: Filters, bucket: str, zone: dt.tzinfo,
@@ -254,6 +261,8 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
                              f"use bucket={fits} or a shorter range")
     keyed = rollups.histogram(tally, bucket, zone or UTC) if tally is not None and total else None
     if keyed is not None:
+        for part in tally.lux_parts:  # the captures in the lux bands' parts the range cuts into
+            keyed += _keyed(part, bucket, zone or UTC, occupied(part, oldest, newest), None, ranges.scan(part))
         bars = bars_of(keyed, bucket, zone or UTC)
     elif total:
         same_zone = filters.windowed and window_zone(filters) == (zone or UTC)

@@ -2,15 +2,17 @@
 
 At 1,000,000 captures RediSearch counts in 25 ms and aggregates a year's facets in 900 ms, in
 proportion to the matches (issue #11); the rollups answer the same in a few ms, in proportion to
-the quarter hours asked about. They serve filters of devices, triggers and a time range only:
-anything else (lux, exposure, camera, GPS, a time-of-day window) is the index's to count.
+the quarter hours asked about. They serve filters of devices, triggers, a time range and a lux
+range: anything else (exposure, camera, GPS, a time-of-day window) is the index's to count.
 
 Exact, not estimated: the rollups count whole quarter hours, and the part of a range that cuts
 into a quarter hour at either end (under 15 minutes of captures) is counted by the index, in the
-same MULTI/EXEC as the rollups are read. That MULTI also reads the rollups' `count` and the
-index's num_docs: they differ when hashes were written around the model, while the index is
-still indexing, or before `pigallery index rollups` counted older captures; then every caller
-here gets None and asks RediSearch as before.
+same MULTI/EXEC as the rollups are read. A lux range is cut the same way: the lux bands it holds
+whole (models.rollups.LUX_EDGES) are read from the rollups, the parts of a band it cuts into at
+either end are counted by the index (a lux range of whole bands: none, but its upper bound
+itself). That MULTI also reads the rollups' `count` and the index's num_docs: they differ when
+hashes were written around the model, while the index is still indexing, or before `pigallery
+index rollups` counted older captures; then every caller here gets None and asks RediSearch.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from redis.commands.search.aggregation import AggregateRequest
 
 from models import Capture
 from models import rollups as counts
-from models.rollups import QUARTER, stamp
+from models.rollups import LUX_EDGES, QUARTER, stamp
 
 # query uses this module in turn (page totals): names are read when called, never at import.
 from . import query, schema
@@ -36,10 +38,41 @@ from .zones import DAY, HOUR, WEEK, WEEK_ORIGIN, offset_at, zone_spans
 EPOCH = dt.date(1970, 1, 1)
 
 
+def _band(k: int) -> tuple[float, float]:
+    """Lux band `k`'s values: [low, high), or [low, +inf] for the last (models.rollups.LUX_EDGES)."""
+    return (LUX_EDGES[k - 1] if k else -math.inf), (LUX_EDGES[k] if k < len(LUX_EDGES) else math.inf)
+
+
+def lux_bands(lo: Optional[float], hi: Optional[float]) -> Optional[tuple[frozenset[str], list[tuple]]]:
+    """The lux bands the range [lo, hi] (None: unbounded) holds whole, and the parts of the bands at
+    its ends that it holds, as inclusive (lux_min, lux_max) ranges; None when it holds no band whole."""
+    a = -math.inf if lo is None else lo
+    b = math.inf if hi is None else hi
+    last = len(LUX_EDGES)
+    core = [k for k in range(last + 1) if a <= _band(k)[0]
+            and (b == math.inf if k == last else math.nextafter(_band(k)[1], -math.inf) <= b)]
+    if not core:
+        return None
+    parts = []
+    low, high = _band(core[0])[0], _band(core[-1])[1]
+    if a < low:
+        parts.append((lo, math.nextafter(low, -math.inf)))
+    if core[-1] < last and high <= b:
+        parts.append((high, hi))
+    return frozenset(str(k) for k in core), parts
+
+
+def _lux(filters: Filters) -> bool:
+    return filters.lux_min is not None or filters.lux_max is not None
+
+
 def applies(filters: Filters) -> bool:
-    """Whether the rollups can count `filters`: devices, triggers and a time range, nothing else."""
-    return filters == Filters(since=filters.since, until=filters.until, devices=filters.devices,
-                              triggers=filters.triggers)
+    """Whether the rollups can count `filters`: devices, triggers, a time range and a lux range holding
+    a lux band whole (lux_bands), nothing else."""
+    if filters != Filters(since=filters.since, until=filters.until, devices=filters.devices,
+                          triggers=filters.triggers, lux_min=filters.lux_min, lux_max=filters.lux_max):
+        return False
+    return not _lux(filters) or lux_bands(filters.lux_min, filters.lux_max) is not None
 
 
 @dataclass
@@ -52,9 +85,12 @@ class Tally:
     image_bytes: int = 0
     thumbnail_bytes: int = 0
     series: list[str] = field(default_factory=list)  # the series the filters select
-    everything: bool = True  # no device or trigger filter: the `all` series holds the same counts
+    everything: bool = True  # no filter but time: the `all` series holds the same counts
     fragments: list[tuple[float, int]] = field(default_factory=list)  # (since, captures) of each edge counted
     range: tuple[float, float] = (0.0, 0.0)  # [since, until) as counted
+    # The parts of lux bands a lux range cuts into, over the whole quarter hours counted from the
+    # rollups, that hold captures: counted by the index, so histogram() leaves them out.
+    lux_parts: list[Filters] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -76,10 +112,16 @@ def _down(t: float) -> float:
     return math.floor(t / QUARTER) * QUARTER
 
 
-def _selected(filters: Filters, names: list[str]) -> list[str]:
+def _selected(filters: Filters, names: list[str], bands: Optional[frozenset[str]]) -> list[str]:
+    """The series of `names` that `filters` pick: `series` names, or with `bands` `lux-series` ones."""
     chosen = []
     for name in names:
-        device, trigger = counts.parse_series(name)
+        if bands is None:
+            device, trigger = counts.parse_series(name)
+        else:
+            device, trigger, band = counts.parse_banded(name)
+            if band not in bands:
+                continue
         if (not filters.devices or device in filters.devices) and (not filters.triggers or trigger in filters.triggers):
             chosen.append(name)
     return sorted(chosen)
@@ -113,19 +155,27 @@ def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
     conn = Capture.db()
     base = counts.base()
     counts.settle(Capture.make_primary_key(""))
-    names = sorted(conn.smembers(base + "series"))
+    banded = _lux(filters)
+    bands, lux_parts = lux_bands(filters.lux_min, filters.lux_max) if banded else (None, [])
+    listed = base + ("lux-series" if banded else "series")
+    names = sorted(conn.smembers(listed))
     whole = readable(filters)
     lo, hi = whole.since, whole.until
     inner = (_up(lo), _down(hi)) if _up(lo) < _down(hi) else None
-    series = _selected(filters, names)
+    series = _selected(filters, names, bands)
     pipe = conn.pipeline(transaction=True)  # one snapshot: counts, index count and edges agree
     pipe.get(base + "count")
+    pipe.get(base + "lux-count")
     pipe.execute_command("FT.INFO", schema.name())
-    pipe.smembers(base + "series")
+    pipe.smembers(listed)
     pipe.hgetall(base + "bytes")
     fragments = [(lo, inner[0]), (inner[1], hi)] if inner else [(lo, hi)]
     for since, until in fragments:
         pipe.execute_command("FT.AGGREGATE", schema.name(), *_fragment(filters, since, until))
+    parts = [dataclasses.replace(filters, since=inner[0], until=inner[1], lux_min=low, lux_max=high)
+             for low, high in lux_parts] if inner else []
+    for part in parts:
+        pipe.execute_command("FT.AGGREGATE", schema.name(), *_fragment(part, part.since, part.until))
     pieces = pieces_of(*inner) if inner else []
     if inner:
         first, last = stamp(inner[0]), stamp(inner[1]) - 1
@@ -141,14 +191,18 @@ def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
         replies = pipe.execute()
     except redis.ResponseError as exc:
         raise query.refusal(exc) from None
-    query.complete(replies[4:4 + len(fragments)])
-    counted, info, now_names, sizes = replies[:4]
+    counted, lux_counted, info, now_names, sizes = replies[:5]
+    searched = replies[5:5 + len(fragments) + len(parts)]
+    query.complete(searched)
     if int(counted or 0) != int(info["num_docs"]) or sorted(now_names) != names:
         return None
+    if banded and int(lux_counted or 0) != int(info["num_docs"]):
+        return None  # captures counted before the bands existed: `pigallery index rollups`
     result = Tally(image_bytes=int(sizes.get("image", 0)), thumbnail_bytes=int(sizes.get("thumbnail", 0)),
-                   series=series, range=(lo, hi), everything=not (filters.devices or filters.triggers))
+                   series=series, range=(lo, hi),
+                   everything=not (filters.devices or filters.triggers or banded))
     edges = []  # (oldest, newest) of each fragment with captures, in time order
-    for (since, _), reply in zip(fragments, replies[4:4 + len(fragments)]):
+    for (since, _), reply in zip(fragments, searched):
         rows = [row["extra_attributes"] for row in reply["results"]]
         for r in rows:
             result.by_series[(r["device"], r["trigger"])] += int(r["count"])
@@ -157,21 +211,34 @@ def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
             result.fragments.append((since, sum(int(r["count"]) for r in rows)))
         else:
             edges.append(None)
+    cut = []  # (oldest, newest) of the lux band parts with captures
+    for part, reply in zip(parts, searched[len(fragments):]):
+        rows = [row["extra_attributes"] for row in reply["results"]]
+        for r in rows:
+            result.by_series[(r["device"], r["trigger"])] += int(r["count"])
+        if rows:
+            cut.append((min(float(r["oldest"]) for r in rows), max(float(r["newest"]) for r in rows)))
+            result.lux_parts.append(part)
     quarters_first, quarters_last = [], []
-    rest = iter(replies[4 + len(fragments):])
+    rest = iter(replies[5 + len(searched):])
     for name in series:
         if not inner:
             break
         for _ in pieces:
-            result.by_series[counts.parse_series(name)] += int(sum(value for _, value in next(rest)))
+            key = counts.parse_banded(name)[:2] if banded else counts.parse_series(name)
+            result.by_series[key] += int(sum(value for _, value in next(rest)))
         if span:
             quarters_first += [t for t, _ in next(rest)]
             quarters_last += [t for t, _ in next(rest)]
     if span and result.total:
-        found = _span(filters, edges, quarters_first, quarters_last)
-        if found is None:
-            return None
-        result.oldest, result.newest = found
+        found = None
+        if quarters_first or result.fragments:
+            found = _span(filters, edges, quarters_first, quarters_last)
+            if found is None:
+                return None
+        # The lux band parts' first and last, exact as FT.AGGREGATE gives them, as the fragments' are.
+        result.oldest = min([t for t, _ in cut] + ([found[0]] if found else []))
+        result.newest = max([t for _, t in cut] + ([found[1]] if found else []))
     return result
 
 
@@ -231,7 +298,8 @@ def histogram(result: Tally, bucket: str, zone: dt.tzinfo) -> Optional[Counter]:
     hours when the offset is whole quarter hours (every zone's since 1979; not local mean times),
     so RedisTimeSeries sums it, aligned to the local start (ALIGN). Months and years are summed
     from local days here. Each edge fragment the tally counted lies inside one quarter hour, so
-    inside one bar: its captures are added there.
+    inside one bar: its captures are added there. The lux band parts (Tally.lux_parts) are not:
+    they are the index's to place in bars.
     """
     if result.oldest is None:
         return Counter()

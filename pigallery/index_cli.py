@@ -32,10 +32,12 @@ def create() -> None:
     # missing_day_second() cannot tell, so the hashes themselves are looked at.
     if state != "unchanged" or schema.info().get("indexing") or schema.missing_day_second():
         _backfill()
-    # Captures stored by a version without rollups were never counted: count them now, once.
-    # While RediSearch re-indexes, num_docs is still short of the captures (maybe 0): count then too.
+    # Captures stored by a version without rollups (or without their lux bands) were never counted:
+    # count them now, once. While RediSearch re-indexes, num_docs is still short of the captures
+    # (maybe 0): count then too.
     indexed = schema.info()
-    if model_rollups.counted() is None and (indexed.get("num_docs") or indexed.get("indexing")):
+    missing = model_rollups.counted() is None or model_rollups.counted(banded=True) is None
+    if missing and (indexed.get("num_docs") or indexed.get("indexing")):
         _recount()
 
 

@@ -9,6 +9,7 @@ test checks the rollups really answered, so none can pass by testing the fallbac
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 from collections import Counter
 from zoneinfo import ZoneInfo
@@ -18,6 +19,8 @@ import pytest
 import index.rollups
 from capture import synthetic
 from models import Capture, TRIGGERS, bulk, db, rollups as counts
+from index.filters import Filters
+from models.rollups import LUX_EDGES
 from tests.helpers import wait_for, write_hash
 
 from api_helpers import START, UTC, Dataset, walk
@@ -42,6 +45,21 @@ def quarter(rng: random.Random, days: float = 10) -> dt.datetime:
     return BEGIN + dt.timedelta(seconds=rng.randrange(int(days * 86400 / QUARTER)) * QUARTER)
 
 
+def band_of(value: float) -> str:
+    """The lux band holding `value`, by its definition: how many edges are at or below it."""
+    return str(sum(value >= edge for edge in LUX_EDGES))
+
+
+def lux(rng: random.Random):
+    """None, a band's edge exactly, or anywhere from starlight to past the last edge."""
+    pick = rng.random()
+    if pick < 0.1:
+        return None
+    if pick < 0.35:
+        return float(rng.choice(LUX_EDGES))
+    return round(10 ** rng.uniform(-3, 5.5), rng.choice([1, 3, 6]))
+
+
 def make_rows(rng: random.Random) -> list[dict]:
     times = [BEGIN + dt.timedelta(seconds=rng.uniform(0, 10 * 86400)) for _ in range(220)]
     for _ in range(30):  # on a quarter hour's first instant, and just before it
@@ -52,7 +70,8 @@ def make_rows(rng: random.Random) -> list[dict]:
     for edge in EDGES:
         times += [edge + dt.timedelta(seconds=rng.uniform(-4 * 3600, 4 * 3600)) for _ in range(10)]
         times += [edge, edge + dt.timedelta(minutes=10)]  # in Lord Howe's repeated half hour, for one
-    rows = [{"device": rng.choice(DEVICES), "trigger": rng.choice(TRIGGERS), "taken_at": t} for t in times]
+    rows = [{"device": rng.choice(DEVICES), "trigger": rng.choice(TRIGGERS), "taken_at": t, "lux": lux(rng)}
+            for t in times]
     # TIE_DAY: two captures of every device, so their counts tie and their order is by name alone.
     rows += [{"device": device, "trigger": TRIGGERS[n % 5], "taken_at": TIE_DAY + dt.timedelta(minutes=7 * n + k)}
              for n, device in enumerate(DEVICES) for k in range(2)]
@@ -88,7 +107,8 @@ class World:
                                                             "taken_at": EDGES[0]})
         # A live capture saved again under its id, moved in time, device and trigger.
         pk = next(pk for pk, c in self.alive.items() if c["trigger"] != "gpio" and pk != again.pk)
-        moved = {"device": "📷", "trigger": "gpio", "taken_at": BEGIN + dt.timedelta(days=4, seconds=1)}
+        moved = {"device": "📷", "trigger": "gpio", "taken_at": BEGIN + dt.timedelta(days=4, seconds=1),
+                 "lux": 20000.0}
         Capture.create(images[1], pk=pk, **moved)
         self.alive[pk] = self.fields(conn, pk, moved)
         for pk in random.Random(3).sample(sorted(self.alive), 20):
@@ -99,10 +119,10 @@ class World:
     def fields(conn, pk: str, row: dict) -> dict:
         sizes = conn.hmget(Capture.make_primary_key(pk), "image_size", "thumbnail_size")
         return {"device": row["device"], "trigger": row["trigger"], "t": row["taken_at"].timestamp(),
-                "image_size": int(sizes[0]), "thumbnail_size": int(sizes[1])}
+                "lux": row.get("lux"), "image_size": int(sizes[0]), "thumbnail_size": int(sizes[1])}
 
     def matching(self, params: dict) -> list[tuple[str, dict]]:
-        """The alive captures `params` (device, trigger, from, to) pick, newest first (ties by id).
+        """The alive captures `params` (device, trigger, from, to, lux_min, lux_max) pick, newest first (ties by id).
 
         `from` is inclusive; `to` too as an instant, and as a bare date it takes that whole day.
         """
@@ -114,7 +134,9 @@ class World:
         chosen = [(pk, c) for pk, c in self.alive.items()
                   if (not params.get("device") or c["device"] in params["device"])
                   and (not params.get("trigger") or c["trigger"] in params["trigger"]) and c["t"] >= since
-                  and (not to or (c["t"] < at(to) + 86400 if len(to) == 10 else c["t"] <= at(to)))]
+                  and (not to or (c["t"] < at(to) + 86400 if len(to) == 10 else c["t"] <= at(to)))
+                  and ("lux_min" not in params or (c["lux"] is not None and c["lux"] >= params["lux_min"]))
+                  and ("lux_max" not in params or (c["lux"] is not None and c["lux"] <= params["lux_max"]))]
         return sorted(chosen, key=lambda item: (item[1]["t"], item[0]), reverse=True)
 
 
@@ -128,13 +150,17 @@ def world(make_dataset):
 
 @pytest.fixture
 def tallies(monkeypatch):
-    """How many tallies the rollups answered (not None) and how many histograms, while the test runs."""
+    """How many tallies the rollups answered (not None), of them with their span, and how many histograms,
+    while the test runs."""
     seen = Counter()
 
     def counted(name: str, answer):
         def wrapper(*args, **kw):
             result = answer(*args, **kw)
             seen[name] += result is not None
+            # A tally with its span is a facets or stats answer; a count (span=False) is a page's
+            # total, or what ranges.scan asks of the filters beside a lux range.
+            seen["spans"] += name == "tally" and result is not None and kw.get("span", True)
             return result
         return wrapper
 
@@ -147,6 +173,23 @@ def iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
+def lux_range(rng: random.Random) -> dict:
+    """A lux range holding lux bands whole (the rollups count it), its ends on edges or cutting into
+    the bands beside, or open."""
+    i, j = sorted(rng.sample(range(len(LUX_EDGES)), 2))
+    if rng.random() < 0.3:  # one band whole: most matches may lie in the parts beside it
+        j = i + 1
+    low, high = LUX_EDGES[i], LUX_EDGES[j]
+    if i and rng.random() < 0.5:
+        low -= rng.uniform(0, low - LUX_EDGES[i - 1])
+    if j + 1 < len(LUX_EDGES) and rng.random() < 0.5:
+        high += rng.uniform(0, LUX_EDGES[j + 1] - high)
+    bounds = {"lux_min": low, "lux_max": high}
+    if rng.random() < 0.2:
+        del bounds[rng.choice(list(bounds))]
+    return bounds
+
+
 def random_params(rng: random.Random, world: World) -> dict:
     """Devices, triggers and a range of every kind the rollups must cut exactly."""
     params: dict = {}
@@ -154,6 +197,8 @@ def random_params(rng: random.Random, world: World) -> dict:
         params["device"] = rng.sample(DEVICES + ("nobody",), rng.randint(1, 3))
     if rng.random() < 0.4:
         params["trigger"] = rng.sample(TRIGGERS, rng.randint(1, 2))
+    if rng.random() < 0.4:
+        params.update(lux_range(rng))
     lo = BEGIN.timestamp() + rng.uniform(-86400, 10 * 86400)
     kind = rng.choice(["open", "from", "to", "odd", "odd", "aligned", "dates", "short", "short-aligned", "capture"])
     if kind == "aligned":  # quarter-hour instants; `to` is inclusive, so a capture at it counts
@@ -230,16 +275,18 @@ def test_facets_from_rollups_equal_brute_force_and_the_index(world, tallies, mon
         bucket, zone = rng.choice(BUCKETS), rng.choice(ZONES)
         queries.append({**params, **({"bucket": bucket} if bucket else {}), **({"tz": zone} if zone else {})})
     answers = [check_facets(world, q, world.matching(q)) for q in queries]
-    # Every combination is only devices, triggers and times: the rollups answered each one, and
-    # drew the histogram of each that spans whole quarter hours (measured: most of them).
-    assert tallies["tally"] == len(queries)
+    # Every combination is only devices, triggers, times and lux ranges holding a lux band: the
+    # rollups answered each one, and drew the histogram of each that spans whole quarter hours
+    # (measured: most of them).
+    assert tallies["spans"] == len(queries)
+    assert sum("lux_min" in q or "lux_max" in q for q in queries) >= 15
     assert tallies["histogram"] >= len(queries) // 2, tallies
     assert sum(a["total"] > 0 for a in answers) >= len(queries) // 2  # not a test of empty answers
     with monkeypatch.context() as patch:
         patch.setattr(index.rollups, "applies", lambda filters: False)
         for query, answer in zip(queries, answers):
             assert world.client.get("/api/facets", query_string=query).json == answer, query
-    assert tallies["tally"] == len(queries)  # the second round never asked the rollups
+    assert tallies["spans"] == len(queries)  # the second round never asked the rollups
 
 
 def stats_of(world: World) -> dict:
@@ -307,10 +354,10 @@ def test_out_of_step_rollups_fall_back_and_a_recount_brings_them_back(world, tal
     conn, when = db.raw(), BEGIN + dt.timedelta(days=2, seconds=17)
     pk = "0" * 25 + "1"
     image = synthetic.render(START, (32, 24))[0]
-    write_hash(conn, world.data.prefix, pk, image, {"device": "a|b"}, when)
+    write_hash(conn, world.data.prefix, pk, image, {"device": "a|b", "lux": "5"}, when)  # on a band's edge
     wait_for(lambda: world.client.get("/api/stats").json["total"] == len(world.alive) + 1, 10, "the hash indexed")
-    world.alive[pk] = {"device": "a|b", "trigger": "interval", "t": when.timestamp(), "image_size": len(image),
-                       "thumbnail_size": len(image)}
+    world.alive[pk] = {"device": "a|b", "trigger": "interval", "t": when.timestamp(), "lux": 5.0,
+                       "image_size": len(image), "thumbnail_size": len(image)}
     rng = random.Random(8)
     for step in ("out of step", "recounted"):
         tallies.clear()
@@ -323,3 +370,27 @@ def test_out_of_step_rollups_fall_back_and_a_recount_brings_them_back(world, tal
             assert counts.counted() == len(world.alive) - 1
             assert counts.recount_all() == len(world.alive)
     assert tallies["tally"] >= 10
+
+
+def test_tally_totals_and_spans_with_lux_ranges_equal_brute_force(world):
+    """The span (oldest, newest) the rollups give a lux range, whose matches may lie in the bands it
+    holds whole, in the parts it cuts into, or only in those parts; it picks facets' bucket."""
+    rng = random.Random(21)
+    only_in_parts = 0
+    for _ in range(150):
+        bounds = lux_range(rng)
+        since = BEGIN.timestamp() + rng.uniform(-86400, 9 * 86400) if rng.random() < 0.5 else None
+        until = since + rng.uniform(600, 5 * 86400) if since is not None and rng.random() < 0.7 else None
+        filters = Filters(since=since, until=until, devices=tuple(rng.sample(DEVICES, rng.randint(1, 2))), **bounds)
+        assert index.rollups.applies(filters)
+        got = index.rollups.tally(filters)
+        matches = [c for c in world.alive.values() if c["device"] in filters.devices and c["lux"] is not None
+                   and bounds.get("lux_min", -math.inf) <= c["lux"] <= bounds.get("lux_max", math.inf)
+                   and (since is None or c["t"] >= since) and (until is None or c["t"] < until)]
+        assert got.total == len(matches), filters
+        if matches:  # FT.AGGREGATE's MIN and MAX: 12 significant digits (see check_stats)
+            assert (got.oldest, got.newest) == tuple(float(f"{pick(c['t'] for c in matches):.12g}")
+                                                     for pick in (min, max)), filters
+            whole, _ = index.rollups.lux_bands(filters.lux_min, filters.lux_max)
+            only_in_parts += not any(band_of(c["lux"]) in whole for c in matches)
+    assert only_in_parts >= 3  # matches only where the range cuts into a band
