@@ -4,18 +4,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
 from typing import Optional
 
 from redis.commands.search import reducers
 from redis.commands.search.aggregation import AggregateRequest, Asc, Desc
 
-from models.capture import EARLIEST, END
-
 from . import ranges, rollups, schema
 from .filters import UTC, Filters, readable, window_zone
-from .query import build, numeric_range, run
-from .ranges import Scan, without_ranges
+from .matching import Matching, matching
+from .query import run
+from .ranges import Scan
 from .windows import occupied, time_of_day, window_stretches
 from .bars import BUCKETS, bars_of, iso_start, key_apply
 from .zones import CYCLE, DAY, HOUR, WEEK, day_ranges, zone_spans
@@ -36,41 +34,6 @@ def _aggregate(*requests: AggregateRequest) -> list[list[dict]]:
 
 class TooManyBuckets(ValueError):
     """The histogram would have more bars than one aggregation returns."""
-
-
-@dataclass(frozen=True)
-class Matching:
-    """Which captures a facet aggregation reads: a query and a FILTER expression (None: no FILTER)."""
-
-    query: str
-    test: Optional[str] = None
-    load: tuple[str, ...] = ()  # fields the test reads (ranges.Scan.steps says why LOAD)
-
-    def request(self) -> AggregateRequest:
-        request = AggregateRequest(self.query)
-        if self.load:
-            request = request.load(*(f"@{name}" for name in self.load))
-        return request.filter(self.test) if self.test else request
-
-
-def matching(filters: Filters, clock: Optional[str] = None, scanned: Optional[Scan] = None) -> Matching:
-    """The captures with a readable taken_at (filters.readable) that `filters` match.
-
-    With no time bounds, readable()'s range spans every leaf of the taken_at tree, and intersecting
-    it cost more than the rest of the query (at 1M captures, a lux range over 100k: 235 against
-    95 ms). The times beyond it are left out instead, and exists(@taken_at) keeps out a hash
-    without one (an APPLY over it would fail the aggregation). `scanned`: ranges.scan(filters).
-    """
-    tests, load = [], ()
-    if scanned is not None:
-        filters, tests, load = without_ranges(filters), [scanned.expression], scanned.fields
-    if (filters.since is None or filters.since <= EARLIEST) and (filters.until is None or filters.until >= END):
-        unbounded = build(dataclasses.replace(filters, since=None, until=None), clock=clock)
-        beyond = (f"-{numeric_range('taken_at', None, EARLIEST, hi_open=True)} "
-                  f"-{numeric_range('taken_at', END, None)}")
-        return Matching(beyond if unbounded == "*" else f"{unbounded} {beyond}",
-                        " && ".join(["exists(@taken_at)", *tests]), load)
-    return Matching(build(readable(filters), clock=clock), " && ".join(tests) or None, load)
 
 
 def _counts(where: Matching, field: str) -> AggregateRequest:
