@@ -84,7 +84,7 @@ class Tally:
     image_bytes: int = 0
     thumbnail_bytes: int = 0
     series: list[str] = field(default_factory=list)  # the series the filters select
-    everything: bool = True  # no filter but time: the `all` series holds the same counts
+    summed: list[str] = field(default_factory=list)  # the fewest series holding their sum (_summed)
     fragments: list[tuple[float, int]] = field(default_factory=list)  # (since, captures) of each edge counted
     range: tuple[float, float] = (0.0, 0.0)  # [since, until) as counted
     # The parts of lux bands a lux range cuts into, over the whole quarter hours counted from the
@@ -124,6 +124,19 @@ def _selected(filters: Filters, names: list[str], bands: Optional[frozenset[str]
         if (not filters.devices or device in filters.devices) and (not filters.triggers or trigger in filters.triggers):
             chosen.append(name)
     return sorted(chosen)
+
+
+def _summed(filters: Filters, series: list[str], bands: Optional[frozenset[str]]) -> list[str]:
+    """The fewest series whose sum, quarter by quarter, is that of `series` (which `filters` select):
+    `all` with no device, trigger or lux filter, a lux band's own series with a lux filter alone,
+    else `series`. A histogram and the span read these: a lux range over all devices reads 11 band
+    series instead of 165 (15 devices and triggers a band), 33.5 against 13 ms a facet at 1M."""
+    if filters.devices or filters.triggers or not series:
+        return series
+    if bands is None:
+        return [counts.base() + "all"]
+    # A band's own series exists wherever one of its device and trigger series does (models.rollups).
+    return sorted({counts.band_name(counts.parse_banded(name)[2]) for name in series})
 
 
 def _fragment(filters: Filters, since: float, until: float) -> list:
@@ -166,6 +179,7 @@ def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
     lo, hi = whole.since, whole.until
     inner = (_up(lo), _down(hi)) if _up(lo) < _down(hi) else None
     series = _selected(filters, names, bands)
+    summed = _summed(filters, series, bands)
     pipe = conn.pipeline(transaction=True)  # one snapshot: counts, index count and edges agree
     pipe.get(base + "count")
     pipe.get(base + "lux-count")
@@ -187,9 +201,9 @@ def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
                 start, end = stamp(since, size), stamp(until, size) - 1
                 pipe.execute_command("TS.RANGE", counts.at_level(name, prefix), start, end,
                                      "AGGREGATION", "sum", end - start + 1)
-            if span:
-                pipe.execute_command("TS.RANGE", name, first, last, "FILTER_BY_VALUE", 0.5, 1e300, "COUNT", 1)
-                pipe.execute_command("TS.REVRANGE", name, first, last, "FILTER_BY_VALUE", 0.5, 1e300, "COUNT", 1)
+        for name in summed if span else ():
+            pipe.execute_command("TS.RANGE", name, first, last, "FILTER_BY_VALUE", 0.5, 1e300, "COUNT", 1)
+            pipe.execute_command("TS.REVRANGE", name, first, last, "FILTER_BY_VALUE", 0.5, 1e300, "COUNT", 1)
     try:
         replies = pipe.execute()
     except redis.ResponseError as exc:
@@ -202,8 +216,7 @@ def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
     if banded and int(lux_counted or 0) != int(info["num_docs"]):
         return None  # captures counted before the bands existed: `pigallery index rollups`
     result = Tally(image_bytes=int(sizes.get("image", 0)), thumbnail_bytes=int(sizes.get("thumbnail", 0)),
-                   series=series, range=(lo, hi),
-                   everything=not (filters.devices or filters.triggers or banded))
+                   series=series, summed=summed, range=(lo, hi))
     edges = []  # (oldest, newest) of each fragment with captures, in time order
     for (since, _), reply in zip(fragments, searched):
         rows = [row["extra_attributes"] for row in reply["results"]]
@@ -224,15 +237,13 @@ def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
             result.lux_parts.append(part)
     quarters_first, quarters_last = [], []
     rest = iter(replies[5 + len(searched):])
-    for name in series:
-        if not inner:
-            break
+    for name in series if inner else ():
         for _ in pieces:
             key = counts.parse_banded(name)[:2] if banded else counts.parse_series(name)
             result.by_series[key] += int(sum(value for _, value in next(rest)))
-        if span:
-            quarters_first += [t for t, _ in next(rest)]
-            quarters_last += [t for t, _ in next(rest)]
+    for _ in summed if inner and span else ():
+        quarters_first += [t for t, _ in next(rest)]
+        quarters_last += [t for t, _ in next(rest)]
     if span and result.total:
         found = None
         if quarters_first or result.fragments:
@@ -312,7 +323,7 @@ def histogram(result: Tally, bucket: str, zone: dt.tzinfo) -> Optional[Counter]:
     # A quarter either side: MIN and MAX come back rounded to 10 digits (whole seconds today).
     inner = (max(_up(lo), _down(result.oldest) - QUARTER), min(_down(hi), _down(result.newest) + 2 * QUARTER))
     size, origin = READ_AS[bucket]
-    names = [counts.base() + "all"] if result.everything else result.series
+    names = result.summed
     pipe = Capture.db().pipeline(transaction=False)
     offsets = []
     if inner[0] < inner[1]:

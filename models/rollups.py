@@ -15,6 +15,8 @@ apart. Keys, under `<prefix>:rollup:`:
                         is counted here too; `lux-series` and `lux-count` are their `series` and
                         `count` (a count apart: captures counted before the bands existed are not
                         in them, and readers then ask RediSearch for lux ranges);
+- `b:<band>`            time series: one band's captures, all devices and triggers (as `all` is
+                        for every capture); there is one wherever an `l:<band>:...` series is;
 - `bytes`               hash: `image` and `thumbnail`, the sizes stored at capture time, summed;
 - `counted`             hash: capture id -> what it was counted as (time, sizes, trigger, device);
 - `expiring`            sorted set: ids of counted captures with a TTL, scored by when their key
@@ -96,6 +98,7 @@ local function add(t, device, trigger, lux_band, image, thumbnail, n)
     redis.call('TS.ADD', base .. pre .. series, stamp, n, 'ENCODING', 'UNCOMPRESSED', 'ON_DUPLICATE', 'SUM')
     if banded then
       redis.call('TS.ADD', base .. pre .. banded, stamp, n, 'ENCODING', 'UNCOMPRESSED', 'ON_DUPLICATE', 'SUM')
+      redis.call('TS.ADD', base .. pre .. 'b:' .. lux_band, stamp, n, 'ENCODING', 'UNCOMPRESSED', 'ON_DUPLICATE', 'SUM')
     end
   end
   redis.call('SADD', base .. 'series', base .. series)
@@ -200,7 +203,8 @@ _CHECK = _LUA_COMMON + """
 local series, banded = base .. 's:manual:access-check', base .. 'l:-:manual:access-check'
 local checks = {
   {'TS.ADD', base .. 'all', '0', '1'}, {'TS.ADD', series, '0', '1'}, {'SADD', base .. 'series', series},
-  {'TS.ADD', banded, '0', '1'}, {'SADD', base .. 'lux-series', banded}, {'INCRBY', base .. 'lux-count', '0'},
+  {'TS.ADD', banded, '0', '1'}, {'TS.ADD', base .. 'b:-', '0', '1'}, {'SADD', base .. 'lux-series', banded},
+  {'INCRBY', base .. 'lux-count', '0'},
   {'INCRBY', base .. 'count', '0'}, {'HINCRBY', base .. 'bytes', 'image', '0'},
   {'HSET', counted, 'id', 'v'}, {'HGET', counted, 'id'}, {'HDEL', counted, 'id'},
   {'ZADD', expiring, '0', 'id'}, {'ZREM', expiring, 'id'}}
@@ -247,6 +251,11 @@ def parse_series(name: str) -> tuple[str, str]:
 def banded_name(device: str, trigger: str, band: str) -> str:
     """The series of one device and trigger in one lux band (an index of LUX_EDGES, or NO_LUX)."""
     return f"{base()}l:{band}:{trigger}:{device}"
+
+
+def band_name(band: str) -> str:
+    """The series of one lux band, all devices and triggers."""
+    return f"{base()}b:{band}"
 
 
 def parse_banded(name: str) -> tuple[str, str, str]:

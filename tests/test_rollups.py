@@ -69,7 +69,7 @@ def expected(live: dict[str, dict]) -> dict:
             when = rollups.stamp(c["t"], size)
             names = [rollups.base() + "all", rollups.series_name(c["device"], c["trigger"])]
             if band is not None:
-                names.append(rollups.banded_name(c["device"], c["trigger"], band))
+                names += [rollups.banded_name(c["device"], c["trigger"], band), rollups.band_name(band)]
             for name in names:
                 series.setdefault(rollups.at_level(name, prefix), Counter())[when] += 1
     return {"count": len(live), "lux-count": banded, "series": series,
@@ -81,7 +81,9 @@ def held() -> dict:
     """What the rollup keys hold, in expected()'s shape (zero samples and empty series left out)."""
     conn, base = db.raw(), rollups.base()
     series = {}
-    listed = {n.decode() for n in conn.smembers(base + "series") | conn.smembers(base + "lux-series")}
+    banded = {n.decode() for n in conn.smembers(base + "lux-series")}
+    listed = {n.decode() for n in conn.smembers(base + "series")} | banded
+    listed |= {name for name in rollups.names() if name.startswith(base + "b:")}  # every band's, as stored
     names = {rollups.at_level(name, prefix) for name in listed | {base + "all"} for _, prefix in rollups.LEVELS}
     for name in names:
         samples = Counter({int(ts): int(float(v)) for ts, v in conn.execute_command("TS.RANGE", name, "-", "+")
