@@ -1,9 +1,10 @@
 """Facets and statistics over captures, computed by FT.AGGREGATE."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import math
 from collections import Counter
+from dataclasses import dataclass
 from typing import Optional
 
 from redis.commands.search import reducers
@@ -11,25 +12,15 @@ from redis.commands.search.aggregation import AggregateRequest, Asc, Desc
 
 from . import ranges, rollups, schema
 from .filters import UTC, Filters, readable, window_zone
+from .bars import BUCKETS, bars_of, iso_start
+from .histogram import MAX_ROWS, aggregate, histogram, keyed, mostbars_of, per_span
 from .matching import Matching, matching
-from .query import run
 from .ranges import Scan
 from .windows import occupied, time_of_day, window_stretches
-from .bars import BUCKETS, bars_of, iso_start, key_apply
-from .zones import CYCLE, DAY, HOUR, WEEK, day_ranges, zone_spans
+from .zones import CYCLE, DAY, WEEK
 
-# The shortest each bucket is under one UTC offset, which bounds how many bars a span of time has.
-SHORTEST = {"hour": HOUR, "day": DAY, "week": WEEK, "month": 28 * DAY, "year": 365 * DAY}
 # Auto buckets: the longest time span each is chosen for, so a histogram has at most ~200 bars.
 AUTO_SPANS = (("hour", 3 * DAY), ("day", 120 * DAY), ("week", 200 * WEEK), ("month", 200 * CYCLE / 4800))
-# RediSearch returns at most this many aggregate rows (MAXAGGREGATERESULTS).
-MAX_ROWS = 10_000
-
-
-def _aggregate(*requests: AggregateRequest) -> list[list[dict]]:
-    """Run FT.AGGREGATE requests in one round trip; return each one's rows."""
-    replies = run("FT.AGGREGATE", *(request.dialect(2).build_args() for request in requests))
-    return [[row["extra_attributes"] for row in reply["results"]] for reply in replies]
 
 
 class TooManyBuckets(ValueError):
@@ -65,9 +56,9 @@ def _breakdown(where: Matching) -> tuple[list[dict], list[dict], int, float, flo
     """
     reducers_ = (reducers.count().alias("count"), reducers.min("@taken_at").alias("oldest"),
                  reducers.max("@taken_at").alias("newest"))
-    [rows] = _aggregate(where.request().group_by(["@device", "@trigger"], *reducers_).limit(0, MAX_ROWS))
+    [rows] = aggregate(where.request().group_by(["@device", "@trigger"], *reducers_).limit(0, MAX_ROWS))
     if len(rows) >= MAX_ROWS:
-        devices, triggers, span = _aggregate(_counts(where, "device"), _counts(where, "trigger"), _span(where))
+        devices, triggers, span = aggregate(_counts(where, "device"), _counts(where, "trigger"), _span(where))
         total = int(span[0]["count"]) if span else 0
         return ([{"device": r["device"], "count": int(r["count"])} for r in devices],
                 [{"trigger": r["trigger"], "count": int(r["count"])} for r in triggers], total,
@@ -86,59 +77,6 @@ def _breakdown(where: Matching) -> tuple[list[dict], list[dict], int, float, flo
 def auto_bucket(seconds: float) -> str:
     """Pick a histogram bucket giving at most about 200 bars for a time span (years past 200 months)."""
     return next((bucket for bucket, longest in AUTO_SPANS if seconds <= longest), "year")
-
-
-def mostbars_of(bucket: str, seconds: float) -> int:
-    """How many bars captures `seconds` apart can need under one UTC offset (one aggregation)."""
-    if bucket == "year":
-        # Under one offset local years run from 0 to 9999 or from 1 to 10000, never more.
-        return min(int(seconds // SHORTEST[bucket]) + 2, MAX_ROWS)
-    return int(seconds // SHORTEST[bucket]) + 2  # + 2: either end may cut into a bucket
-
-
-def histogram(filters: Filters, bucket: str, zone: dt.tzinfo,
-              stretches: list[tuple[Optional[float], Optional[float], float, float]],
-              clock: Optional[str] = None, scanned: Optional[Scan] = None) -> list[dict]:
-    """Count captures per local hour, day, week (from Monday), month or year in `zone`.
-
-    Within one span of constant UTC offset, local time is taken_at + offset exactly (whole-,
-    half- or quarter-hour zones alike), so each span is one FT.AGGREGATE on its own taken_at
-    range, all in one round trip. Calendar rows are keyed by local wall-clock start, so a DST
-    day's two spans add up to one 23- or 25-hour bar; hour rows are keyed by instant, so the
-    hour repeated when clocks go back stays two bars. Spans are found only in `stretches`
-    (see windows.occupied). Bars are {"start": instant, "offset": zone's offset there, "count"}.
-    A time-of-day window read in this same zone is, within one span, just its day_second ranges
-    at the span's offset: exact when `stretches` are windows.window_stretches(filters), which hold
-    every capture the window picks from. Otherwise each span takes the whole `clock`.
-    `scanned` is ranges.scan(filters), for its ranges to be tested on each capture (see matching()).
-    """
-    return bars_of(_keyed(filters, bucket, zone, stretches, clock, scanned), bucket, zone)
-
-
-def _keyed(filters: Filters, bucket: str, zone: dt.tzinfo,
-           stretches: list[tuple[Optional[float], Optional[float], float, float]],
-           clock: Optional[str] = None, scanned: Optional[Scan] = None) -> Counter:
-    """histogram()'s captures per bar key (index.bars), before they are made bars."""
-    counts: Counter[int] = Counter()
-    for rows in _per_span(filters, bucket, zone, stretches, clock, scanned):
-        for row in rows:
-            counts[int(float(row["start"]))] += int(row["count"])
-    return counts
-
-
-def _per_span(filters: Filters, bucket: str, zone: dt.tzinfo,
-              stretches: list[tuple[Optional[float], Optional[float], float, float]], clock: Optional[str],
-              scanned: Optional[Scan], by: tuple[str, ...] = (), *more) -> list[list[dict]]:
-    """histogram()'s aggregation rows, a list per span: @start and its count, also per `by` fields with
-    `more` reducers."""
-    same_zone = filters.windowed and window_zone(filters) == zone
-    commands = []
-    for since, until, offset in zone_spans(zone, stretches, filters.since, filters.until):
-        where = matching(dataclasses.replace(filters, since=since, until=until),
-                         day_ranges(filters, offset) if same_zone else clock, scanned)
-        commands.append(where.request().apply(**key_apply(bucket, offset))
-                        .group_by(["@start", *by], reducers.count().alias("count"), *more).limit(0, MAX_ROWS))
-    return _aggregate(*commands)
 
 
 def _one_pass(filters: Filters, bucket: Optional[str], zone: dt.tzinfo,
@@ -161,7 +99,7 @@ def _one_pass(filters: Filters, bucket: Optional[str], zone: dt.tzinfo,
     if mostbars_of(guess, last - first) > MAX_ROWS:
         return None  # facets() may have to refuse the bucket asked for
     stretches = occupied(readable(filters), first, last)
-    replies = _per_span(readable(filters), guess, zone, stretches, None, scanned, ("@device", "@trigger"),
+    replies = per_span(readable(filters), guess, zone, stretches, None, scanned, ("@device", "@trigger"),
                         reducers.min("@taken_at").alias("oldest"), reducers.max("@taken_at").alias("newest"))
     if any(len(rows) >= MAX_ROWS for rows in replies):
         return None
@@ -182,6 +120,49 @@ def _one_pass(filters: Filters, bucket: Optional[str], zone: dt.tzinfo,
     return devices, triggers, guess, bars_of(counts, guess, zone)
 
 
+@dataclass
+class Cut:
+    """What the parts of lux bands a lux range cuts into hold (rollups.Tally.lux_parts)."""
+
+    pairs: Counter  # (device, trigger) -> captures
+    keyed: Counter  # histogram key -> captures, in `bucket`
+    bucket: str
+    oldest: Optional[float] = None
+    newest: Optional[float] = None
+
+
+def _cut(tally: rollups.Tally, filters: Filters, bucket: Optional[str], zone: dt.tzinfo) -> Optional[Cut]:
+    """Count the lux band parts of `tally` (from rollups.tally(filters, parts=False)) and their bars in
+    one aggregation per part and offset span, grouped by bar, device and trigger, as _one_pass reads
+    its matches; None where that does not apply (then the tally counts them, and bars come apart).
+
+    A part of all time holds 33k of 1M captures for a lux range of 0 to 3000 (scripts/bench_api.py):
+    read once, not once to count and once for bars. Its bucket is guessed from the rest's span
+    (else the collection's); facets() reads the bars again if the guess proves wrong.
+    """
+    everything = rollups.tally(Filters())
+    if everything is None or not everything.total:
+        return None
+    first, last = everything.oldest, everything.newest  # every capture lies between
+    guess = bucket or _auto(filters, tally.oldest or first, tally.newest or last)
+    if mostbars_of(guess, last - first) > MAX_ROWS:
+        return None
+    cut = Cut(Counter(), Counter(), guess)
+    for part in tally.lux_parts:
+        replies = per_span(part, guess, zone, occupied(part, first, last), None, ranges.scan(part),
+                            ("@device", "@trigger"), reducers.min("@taken_at").alias("oldest"),
+                            reducers.max("@taken_at").alias("newest"))
+        if any(len(rows) >= MAX_ROWS for rows in replies):
+            return None
+        for row in (row for rows in replies for row in rows):
+            n = int(row["count"])
+            cut.pairs[(row["device"], row["trigger"])] += n
+            cut.keyed[int(float(row["start"]))] += n
+            cut.oldest = min(float(row["oldest"]), cut.oldest if cut.oldest is not None else math.inf)
+            cut.newest = max(float(row["newest"]), cut.newest if cut.newest is not None else -math.inf)
+    return cut
+
+
 def _auto(filters: Filters, oldest: float, newest: float) -> str:
     """The bucket for captures from `oldest` to `newest` that `filters` match: from the range viewed,
     `filters`' own bounds, else the captures', which is never shorter than the captures' span."""
@@ -198,7 +179,10 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
     captures'), which is never shorter than the captures' span, so it is never refused; a
     bucket asked for that could need more bars than one aggregation returns is TooManyBuckets.
     """
-    tally = rollups.tally(filters) if rollups.applies(filters) else None
+    tally = rollups.tally(filters, parts=False) if rollups.applies(filters) else None
+    cut = _cut(tally, filters, bucket, zone or UTC) if tally is not None and tally.lux_parts else None
+    if tally is not None and tally.lux_parts and cut is None:
+        tally = rollups.tally(filters)  # the parts counted there, their bars below
     scanned = None if tally is not None or filters.windowed else ranges.scan(filters)
     passed = None if tally is not None or filters.windowed else _one_pass(filters, bucket, zone or UTC, scanned)
     if passed is not None:
@@ -207,8 +191,10 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
                       bars, zone)
     if tally is not None:
         window = clock = None
-        total, oldest, newest = tally.total, tally.oldest or 0.0, tally.newest or 0.0
-        devices, triggers = _ranked(tally.per(0), "device"), _ranked(tally.per(1), "trigger")
+        pairs = tally.by_series + cut.pairs if cut else tally.by_series
+        ends = [t for t in (tally.oldest, tally.newest, cut and cut.oldest, cut and cut.newest) if t is not None]
+        total, oldest, newest = sum(pairs.values()), min(ends, default=0.0), max(ends, default=0.0)
+        devices, triggers = _ranked(rollups.per(pairs, 0), "device"), _ranked(rollups.per(pairs, 1), "trigger")
     else:
         # With a time-of-day window, the stretches its clause was built on serve the histogram too.
         window = window_stretches(filters) if filters.windowed else None
@@ -222,11 +208,14 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
         fits = next(b for b in coarser if mostbars_of(b, newest - oldest) <= MAX_ROWS)  # "year" always does
         raise TooManyBuckets(f"{bucket} bars over these captures could be more than {MAX_ROWS}; "
                              f"use bucket={fits} or a shorter range")
-    keyed = rollups.histogram(tally, bucket, zone or UTC) if tally is not None and total else None
-    if keyed is not None:
-        for part in tally.lux_parts:  # the captures in the lux bands' parts the range cuts into
-            keyed += _keyed(part, bucket, zone or UTC, occupied(part, oldest, newest), None, ranges.scan(part))
-        bars = bars_of(keyed, bucket, zone or UTC)
+    counted = rollups.histogram(tally, bucket, zone or UTC) if tally is not None and total else None
+    if counted is not None:
+        if cut is not None and cut.bucket == bucket:
+            counted += cut.keyed
+        else:
+            for part in tally.lux_parts:  # the captures in the lux bands' parts the range cuts into
+                counted += keyed(part, bucket, zone or UTC, occupied(part, oldest, newest), None, ranges.scan(part))
+        bars = bars_of(counted, bucket, zone or UTC)
     elif total:
         same_zone = filters.windowed and window_zone(filters) == (zone or UTC)
         stretches = window if same_zone else occupied(readable(filters), oldest, newest, clock)
@@ -259,7 +248,7 @@ def stats() -> dict:
         everything = matching(Filters())
         sums = everything.request().group_by([], reducers.sum("@image_size").alias("image_bytes"),
                                                      reducers.sum("@thumbnail_size").alias("thumbnail_bytes"))
-        rows, span, size = _aggregate(_counts(everything, "device"), _span(everything), sums)
+        rows, span, size = aggregate(_counts(everything, "device"), _span(everything), sums)
         total = int(span[0]["count"]) if span else 0
         devices = [{"device": r["device"], "count": int(r["count"])} for r in rows]
         oldest = float(span[0]["oldest"]) if total else None

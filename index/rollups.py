@@ -88,7 +88,8 @@ class Tally:
     fragments: list[tuple[float, int]] = field(default_factory=list)  # (since, captures) of each edge counted
     range: tuple[float, float] = (0.0, 0.0)  # [since, until) as counted
     # The parts of lux bands a lux range cuts into, over the whole quarter hours counted from the
-    # rollups, that hold captures: counted by the index, so histogram() leaves them out.
+    # rollups: those holding captures, counted by the index; all of them when tally() was told not
+    # to count them. histogram() leaves them out.
     lux_parts: list[Filters] = field(default_factory=list)
 
     @property
@@ -97,10 +98,15 @@ class Tally:
 
     def per(self, index: int) -> Counter:
         """Captures per device (index 0) or trigger (1), those with none left out."""
-        per: Counter = Counter()
-        for key, n in self.by_series.items():
-            per[key[index]] += n
-        return Counter({name: n for name, n in per.items() if n > 0})
+        return per(self.by_series, index)
+
+
+def per(pairs: Counter, index: int) -> Counter:
+    """Captures per device (index 0) or trigger (1) of counts per (device, trigger), those with none left out."""
+    summed: Counter = Counter()
+    for key, n in pairs.items():
+        summed[key[index]] += n
+    return Counter({name: n for name, n in summed.items() if n > 0})
 
 
 def _up(t: float) -> float:
@@ -163,10 +169,14 @@ def pieces_of(since: float, until: float, levels=counts.LEVELS) -> list[tuple[in
     return [*pieces_of(since, start, levels[:-1]), (size, prefix, start, end), *pieces_of(end, until, levels[:-1])]
 
 
-def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
+def tally(filters: Filters, span: bool = True, parts: bool = True) -> Optional[Tally]:
     """Count `filters` (applies() must hold) from the rollups; None while they are out of step with the index.
 
     With `span`, also the oldest and newest taken_at among the matches (one more round trip).
+    Without `parts`, the parts of lux bands a lux range cuts into are not counted, nor in the span
+    but for one in the quarter hour of the rest's first or last match (asked of the index with the
+    whole filters): Tally.lux_parts lists them all, for the caller to count (index.facets, with
+    their bars).
     """
     conn = Capture.db()
     base = counts.base()
@@ -189,9 +199,10 @@ def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
     fragments = [(lo, inner[0]), (inner[1], hi)] if inner else [(lo, hi)]
     for since, until in fragments:
         pipe.execute_command("FT.AGGREGATE", schema.name(), *_fragment(filters, since, until))
-    parts = [dataclasses.replace(filters, since=inner[0], until=inner[1], lux_min=low, lux_max=high)
-             for low, high in lux_parts] if inner else []
-    for part in parts:
+    cuts = [dataclasses.replace(filters, since=inner[0], until=inner[1], lux_min=low, lux_max=high)
+            for low, high in lux_parts] if inner else []
+    counted_cuts = cuts if parts else []
+    for part in counted_cuts:
         pipe.execute_command("FT.AGGREGATE", schema.name(), *_fragment(part, part.since, part.until))
     pieces = pieces_of(*inner) if inner else []
     if inner:
@@ -209,14 +220,14 @@ def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
     except redis.ResponseError as exc:
         raise query.refusal(exc) from None
     counted, lux_counted, info, now_names, sizes = replies[:5]
-    searched = replies[5:5 + len(fragments) + len(parts)]
+    searched = replies[5:5 + len(fragments) + len(counted_cuts)]
     query.complete(searched)
     if int(counted or 0) != int(info["num_docs"]) or sorted(now_names) != names:
         return None
     if banded and int(lux_counted or 0) != int(info["num_docs"]):
         return None  # captures counted before the bands existed: `pigallery index rollups`
     result = Tally(image_bytes=int(sizes.get("image", 0)), thumbnail_bytes=int(sizes.get("thumbnail", 0)),
-                   series=series, summed=summed, range=(lo, hi))
+                   series=series, summed=summed, range=(lo, hi), lux_parts=[] if parts else cuts)
     edges = []  # (oldest, newest) of each fragment with captures, in time order
     for (since, _), reply in zip(fragments, searched):
         rows = [row["extra_attributes"] for row in reply["results"]]
@@ -228,7 +239,7 @@ def tally(filters: Filters, span: bool = True) -> Optional[Tally]:
         else:
             edges.append(None)
     cut = []  # (oldest, newest) of the lux band parts with captures
-    for part, reply in zip(parts, searched[len(fragments):]):
+    for part, reply in zip(counted_cuts, searched[len(fragments):]):
         rows = [row["extra_attributes"] for row in reply["results"]]
         for r in rows:
             result.by_series[(r["device"], r["trigger"])] += int(r["count"])

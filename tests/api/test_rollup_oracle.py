@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import index.facets
 import index.rollups
 from capture import synthetic
 from models import Capture, TRIGGERS, bulk, db, rollups as counts
@@ -150,7 +151,7 @@ def world(make_dataset):
 
 @pytest.fixture
 def tallies(monkeypatch):
-    """How many tallies the rollups answered (not None), of them with their span, and how many histograms,
+    """How many tallies the rollups answered (not None), of them for facets, and how many histograms,
     while the test runs."""
     seen = Counter()
 
@@ -158,9 +159,9 @@ def tallies(monkeypatch):
         def wrapper(*args, **kw):
             result = answer(*args, **kw)
             seen[name] += result is not None
-            # A tally with its span is a facets or stats answer; a count (span=False) is a page's
-            # total, or what ranges.scan asks of the filters beside a lux range.
-            seen["spans"] += name == "tally" and result is not None and kw.get("span", True)
+            # facets() asks for its filters' tally leaving lux band parts to itself (parts=False);
+            # the other tallies are stats, page totals and what ranges.scan or the parts ask.
+            seen["facets"] += name == "tally" and result is not None and kw.get("parts") is False
             return result
         return wrapper
 
@@ -255,6 +256,9 @@ def check_facets(world: World, query: dict, matches: list[tuple[str, dict]]) -> 
         per = Counter(c[key] for _, c in matches)
         assert {row[key]: row["count"] for row in got[name]} == per, (query, name)
         assert [row["count"] for row in got[name]] == sorted(per.values(), reverse=True), query
+    if matches and not {"bucket", "from", "to"} & set(query):  # chosen from the matches' own span
+        times = [c["t"] for _, c in matches]
+        assert got["bucket"] == index.facets.auto_bucket(max(times) - min(times)), query
     zone = ZoneInfo(query["tz"]) if query.get("tz") else UTC
     bars = {dt.datetime.fromisoformat(b["start"].replace("Z", "+00:00")).timestamp(): b["count"]
             for b in got["histogram"]}
@@ -278,7 +282,7 @@ def test_facets_from_rollups_equal_brute_force_and_the_index(world, tallies, mon
     # Every combination is only devices, triggers, times and lux ranges holding a lux band: the
     # rollups answered each one, and drew the histogram of each that spans whole quarter hours
     # (measured: most of them).
-    assert tallies["spans"] == len(queries)
+    assert tallies["facets"] == len(queries)
     assert sum("lux_min" in q or "lux_max" in q for q in queries) >= 15
     assert tallies["histogram"] >= len(queries) // 2, tallies
     assert sum(a["total"] > 0 for a in answers) >= len(queries) // 2  # not a test of empty answers
@@ -286,7 +290,7 @@ def test_facets_from_rollups_equal_brute_force_and_the_index(world, tallies, mon
         patch.setattr(index.rollups, "applies", lambda filters: False)
         for query, answer in zip(queries, answers):
             assert world.client.get("/api/facets", query_string=query).json == answer, query
-    assert tallies["spans"] == len(queries)  # the second round never asked the rollups
+    assert tallies["facets"] == len(queries)  # the second round never asked the rollups
 
 
 def stats_of(world: World) -> dict:
@@ -393,4 +397,7 @@ def test_tally_totals_and_spans_with_lux_ranges_equal_brute_force(world):
                                                      for pick in (min, max)), filters
             whole, _ = index.rollups.lux_bands(filters.lux_min, filters.lux_max)
             only_in_parts += not any(band_of(c["lux"]) in whole for c in matches)
+        if since is None and until is None:  # facets' bucket then follows the matches' span
+            query = {"device": list(filters.devices), **bounds}
+            check_facets(world, query, world.matching(query))
     assert only_in_parts >= 3  # matches only where the range cuts into a band
