@@ -51,7 +51,8 @@ def _breakdown(where: Matching) -> tuple[list[dict], list[dict], int, float, flo
 
     One FT.AGGREGATE grouped by device and trigger reads the matches once, where a count per
     device, per trigger and the span read them three times: 3x less work for filters the
-    rollups cannot count (a lux range over 100,000 of 1,000,000 captures, scripts/bench_api.py).
+    rollups cannot count (measured on a lux range over 100,000 of 1,000,000 captures, before the
+    rollups counted lux bands).
     Past MAX_ROWS pairs the three are run instead.
     """
     reducers_ = (reducers.count().alias("count"), reducers.min("@taken_at").alias("oldest"),
@@ -88,7 +89,8 @@ def _one_pass(filters: Filters, bucket: Optional[str], zone: dt.tzinfo,
     The bucket follows the matches' span, which only the pass finds, so it is guessed from the
     whole collection's (the rollups hold it): never shorter, and the same bucket unless the matches
     are bunched in a far shorter stretch, where the guess is found wrong and None is returned.
-    At 1M captures, a lux range over 100k of them: one pass instead of two (see scripts/bench_api.py).
+    At 1M captures, a lux range over 100k of them: one pass instead of two (measured before the
+    rollups counted lux bands; a range inside one band, or a lux with an exposure range, still is).
     """
     everything = rollups.tally(Filters()) if rollups.applies(Filters()) else None
     if everything is None or not everything.total:
@@ -122,7 +124,7 @@ def _one_pass(filters: Filters, bucket: Optional[str], zone: dt.tzinfo,
 
 @dataclass
 class Cut:
-    """What the parts of lux bands a lux range cuts into hold (rollups.Tally.lux_parts)."""
+    """What the parts of bands a lux or exposure range cuts into hold (rollups.Tally.band_parts)."""
 
     pairs: Counter  # (device, trigger) -> captures
     keyed: Counter  # histogram key -> captures, in `bucket`
@@ -132,7 +134,7 @@ class Cut:
 
 
 def _cut(tally: rollups.Tally, filters: Filters, bucket: Optional[str], zone: dt.tzinfo) -> Optional[Cut]:
-    """Count the lux band parts of `tally` (from rollups.tally(filters, parts=False)) and their bars in
+    """Count the band parts of `tally` (from rollups.tally(filters, parts=False)) and their bars in
     one aggregation per part and offset span, grouped by bar, device and trigger, as _one_pass reads
     its matches; None where that does not apply (then the tally counts them, and bars come apart).
 
@@ -148,7 +150,7 @@ def _cut(tally: rollups.Tally, filters: Filters, bucket: Optional[str], zone: dt
     if mostbars_of(guess, last - first) > MAX_ROWS:
         return None
     cut = Cut(Counter(), Counter(), guess)
-    for part in tally.lux_parts:
+    for part in tally.band_parts:
         replies = per_span(part, guess, zone, occupied(part, first, last), None, ranges.scan(part),
                             ("@device", "@trigger"), reducers.min("@taken_at").alias("oldest"),
                             reducers.max("@taken_at").alias("newest"))
@@ -180,8 +182,8 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
     bucket asked for that could need more bars than one aggregation returns is TooManyBuckets.
     """
     tally = rollups.tally(filters, parts=False) if rollups.applies(filters) else None
-    cut = _cut(tally, filters, bucket, zone or UTC) if tally is not None and tally.lux_parts else None
-    if tally is not None and tally.lux_parts and cut is None:
+    cut = _cut(tally, filters, bucket, zone or UTC) if tally is not None and tally.band_parts else None
+    if tally is not None and tally.band_parts and cut is None:
         tally = rollups.tally(filters)  # the parts counted there, their bars below
     scanned = None if tally is not None or filters.windowed else ranges.scan(filters)
     passed = None if tally is not None or filters.windowed else _one_pass(filters, bucket, zone or UTC, scanned)
@@ -213,7 +215,7 @@ def facets(filters: Filters, bucket: Optional[str] = None, zone: Optional[dt.tzi
         if cut is not None and cut.bucket == bucket:
             counted += cut.keyed
         else:
-            for part in tally.lux_parts:  # the captures in the lux bands' parts the range cuts into
+            for part in tally.band_parts:  # the captures in the bands' parts the range cuts into
                 counted += keyed(part, bucket, zone or UTC, occupied(part, oldest, newest), None, ranges.scan(part))
         bars = bars_of(counted, bucket, zone or UTC)
     elif total:

@@ -10,8 +10,8 @@ from typing import Optional
 from . import rollups
 from .filters import Filters
 
-# The ranges a query tests: (field, Filters' lower bound, upper bound). The rollups count a lux
-# range's whole bands (index.rollups), never its rows or an exposure range.
+# The ranges a query tests: (field, Filters' lower bound, upper bound). The rollups count the bands
+# one of them holds whole (index.rollups, models.rollups.BANDED), never a page's rows.
 RANGES = (("lux", "lux_min", "lux_max"), ("exposure_us", "exposure_min", "exposure_max"))
 # A range is tested on each capture the other filters match (see scan()) when they match at most
 # this many. At 1M captures one Pi's 30 days (16k captures) and a lux range counted in 15.6 ms

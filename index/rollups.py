@@ -2,15 +2,16 @@
 
 At 1,000,000 captures RediSearch counts in 25 ms and aggregates a year's facets in 900 ms, in
 proportion to the matches (issue #11); the rollups answer the same in a few ms, in proportion to
-the quarter hours asked about. They serve filters of devices, triggers, a time range and a lux
-range: anything else (exposure, camera, GPS, a time-of-day window) is the index's to count.
+the quarter hours asked about. They serve filters of devices, triggers, a time range and a lux or
+an exposure range: anything else (both ranges, camera, GPS, a time-of-day window) is the index's
+to count.
 
 Exact, not estimated: the rollups count whole quarter hours, and the part of a range that cuts
 into a quarter hour at either end (under 15 minutes of captures) is counted by the index, in the
-same MULTI/EXEC as the rollups are read. A lux range is cut the same way: the lux bands it holds
-whole (models.rollups.LUX_EDGES) are read from the rollups, the parts of a band it cuts into at
-either end are counted by the index (a lux range of whole bands: none, but its upper bound
-itself). That MULTI also reads the rollups' `count` and the index's num_docs: they differ when
+same MULTI/EXEC as the rollups are read. A lux or exposure range is cut the same way: the bands
+it holds whole (models.rollups.BANDED) are read from the rollups, the parts of a band it cuts into
+at either end are counted by the index (a range of whole bands: none, but its upper bound itself).
+That MULTI also reads the rollups' `count` and the index's num_docs: they differ when
 hashes were written around the model, while the index is still indexing, or before `pigallery
 index rollups` counted older captures; then every caller here gets None and asks RediSearch.
 """
@@ -28,32 +29,37 @@ from redis.commands.search import reducers
 
 from models import Capture
 from models import rollups as counts
-from models.rollups import LUX_EDGES, QUARTER, stamp
+from models.rollups import BANDED, QUARTER, stamp
 
-# query and matching use this module in turn (page totals): names are read when called, never at import.
-from . import matching, query, schema
+# query, ranges and matching use this module in turn (page totals): names are read when called, never at import.
+from . import matching, query, ranges, schema
 from .filters import Filters, readable
 from .zones import DAY, HOUR, WEEK, WEEK_ORIGIN, offset_at, zone_spans
 EPOCH = dt.date(1970, 1, 1)
 
 
-def _band(k: int) -> tuple[float, float]:
-    """Lux band `k`'s values: [low, high), or [low, +inf] for the last (models.rollups.LUX_EDGES)."""
-    return (LUX_EDGES[k - 1] if k else -math.inf), (LUX_EDGES[k] if k < len(LUX_EDGES) else math.inf)
+EDGES = {name: edges for name, _, edges in BANDED}
 
 
-def lux_bands(lo: Optional[float], hi: Optional[float]) -> Optional[tuple[frozenset[str], list[tuple]]]:
-    """The lux bands the range [lo, hi] (None: unbounded) holds whole, and the parts of the bands at
-    its ends that it holds, as inclusive (lux_min, lux_max) ranges; None when it holds no band whole."""
+def _band(edges: tuple, k: int) -> tuple[float, float]:
+    """Band `k`'s values: [low, high), or [low, +inf] for the last (models.rollups.BANDED)."""
+    return (edges[k - 1] if k else -math.inf), (edges[k] if k < len(edges) else math.inf)
+
+
+def bands(field: str, lo: Optional[float], hi: Optional[float]) -> Optional[tuple[frozenset[str], list[tuple]]]:
+    """The bands of a BANDED `field` that the range [lo, hi] (None: unbounded) holds whole, and the
+    parts of the bands at its ends that it holds, as inclusive (min, max) ranges; None when it holds
+    no band whole."""
+    edges = EDGES[field]
     a = -math.inf if lo is None else lo
     b = math.inf if hi is None else hi
-    last = len(LUX_EDGES)
-    core = [k for k in range(last + 1) if a <= _band(k)[0]
-            and (b == math.inf if k == last else math.nextafter(_band(k)[1], -math.inf) <= b)]
+    last = len(edges)
+    core = [k for k in range(last + 1) if a <= _band(edges, k)[0]
+            and (b == math.inf if k == last else math.nextafter(_band(edges, k)[1], -math.inf) <= b)]
     if not core:
         return None
     parts = []
-    low, high = _band(core[0])[0], _band(core[-1])[1]
+    low, high = _band(edges, core[0])[0], _band(edges, core[-1])[1]
     if a < low:
         parts.append((lo, math.nextafter(low, -math.inf)))
     if core[-1] < last and high <= b:
@@ -61,17 +67,22 @@ def lux_bands(lo: Optional[float], hi: Optional[float]) -> Optional[tuple[frozen
     return frozenset(str(k) for k in core), parts
 
 
-def _lux(filters: Filters) -> bool:
-    return filters.lux_min is not None or filters.lux_max is not None
+def banded(filters: Filters) -> Optional[tuple[str, str, str]]:
+    """The range `filters` set, as (field, Filters' lower bound, upper bound), if one (ranges.RANGES)."""
+    ranged = [r for r in ranges.RANGES if getattr(filters, r[1]) is not None or getattr(filters, r[2]) is not None]
+    return ranged[0] if len(ranged) == 1 else None
 
 
 def applies(filters: Filters) -> bool:
-    """Whether the rollups can count `filters`: devices, triggers, a time range and a lux range holding
-    a lux band whole (lux_bands), nothing else."""
-    if filters != Filters(since=filters.since, until=filters.until, devices=filters.devices,
-                          triggers=filters.triggers, lux_min=filters.lux_min, lux_max=filters.lux_max):
+    """Whether the rollups can count `filters`: devices, triggers, a time range and a lux or an
+    exposure range holding a band whole (bands()), nothing else."""
+    if ranges.without_ranges(filters) != Filters(since=filters.since, until=filters.until,
+                                                 devices=filters.devices, triggers=filters.triggers):
         return False
-    return not _lux(filters) or lux_bands(filters.lux_min, filters.lux_max) is not None
+    if filters == ranges.without_ranges(filters):
+        return True
+    ranged = banded(filters)
+    return ranged is not None and bands(ranged[0], getattr(filters, ranged[1]), getattr(filters, ranged[2])) is not None
 
 
 @dataclass
@@ -87,10 +98,10 @@ class Tally:
     summed: list[str] = field(default_factory=list)  # the fewest series holding their sum (_summed)
     fragments: list[tuple[float, int]] = field(default_factory=list)  # (since, captures) of each edge counted
     range: tuple[float, float] = (0.0, 0.0)  # [since, until) as counted
-    # The parts of lux bands a lux range cuts into, over the whole quarter hours counted from the
-    # rollups: those holding captures, counted by the index; all of them when tally() was told not
-    # to count them. histogram() leaves them out.
-    lux_parts: list[Filters] = field(default_factory=list)
+    # The parts of bands a lux or exposure range cuts into, over the whole quarter hours counted
+    # from the rollups: those holding captures, counted by the index; all of them when tally() was
+    # told not to count them. histogram() leaves them out.
+    band_parts: list[Filters] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -117,32 +128,33 @@ def _down(t: float) -> float:
     return math.floor(t / QUARTER) * QUARTER
 
 
-def _selected(filters: Filters, names: list[str], bands: Optional[frozenset[str]]) -> list[str]:
-    """The series of `names` that `filters` pick: `series` names, or with `bands` `lux-series` ones."""
+def _selected(filters: Filters, names: list[str], field: Optional[str], core: frozenset[str]) -> list[str]:
+    """The series of `names` that `filters` pick: `series` names, or with a BANDED `field` names from
+    `<field>-series` in the bands `core`."""
     chosen = []
     for name in names:
-        if bands is None:
+        if field is None:
             device, trigger = counts.parse_series(name)
         else:
-            device, trigger, band = counts.parse_banded(name)
-            if band not in bands:
+            device, trigger, band = counts.parse_banded(field, name)
+            if band not in core:
                 continue
         if (not filters.devices or device in filters.devices) and (not filters.triggers or trigger in filters.triggers):
             chosen.append(name)
     return sorted(chosen)
 
 
-def _summed(filters: Filters, series: list[str], bands: Optional[frozenset[str]]) -> list[str]:
+def _summed(filters: Filters, series: list[str], field: Optional[str]) -> list[str]:
     """The fewest series whose sum, quarter by quarter, is that of `series` (which `filters` select):
-    `all` with no device, trigger or lux filter, a lux band's own series with a lux filter alone,
-    else `series`. A histogram and the span read these: a lux range over all devices reads 11 band
-    series instead of 165 (15 devices and triggers a band), 33.5 against 13 ms a facet at 1M."""
+    `all` with no device, trigger or range filter, the bands' own series with a range alone, else
+    `series`. A histogram and the span read these: a lux range over all devices reads 11 band
+    series instead of 165 (15 devices and triggers a band), 33.5 against 12 ms a facet at 1M."""
     if filters.devices or filters.triggers or not series:
         return series
-    if bands is None:
+    if field is None:
         return [counts.base() + "all"]
     # A band's own series exists wherever one of its device and trigger series does (models.rollups).
-    return sorted({counts.band_name(counts.parse_banded(name)[2]) for name in series})
+    return sorted({counts.band_name(field, counts.parse_banded(field, name)[2]) for name in series})
 
 
 def _fragment(filters: Filters, since: float, until: float) -> list:
@@ -173,34 +185,35 @@ def tally(filters: Filters, span: bool = True, parts: bool = True) -> Optional[T
     """Count `filters` (applies() must hold) from the rollups; None while they are out of step with the index.
 
     With `span`, also the oldest and newest taken_at among the matches (one more round trip).
-    Without `parts`, the parts of lux bands a lux range cuts into are not counted, nor in the span
-    but for one in the quarter hour of the rest's first or last match (asked of the index with the
-    whole filters): Tally.lux_parts lists them all, for the caller to count (index.facets, with
-    their bars).
+    Without `parts`, the parts of bands a lux or exposure range cuts into are not counted, nor in
+    the span but for one in the quarter hour of the rest's first or last match (asked of the index
+    with the whole filters): Tally.band_parts lists them all, for the caller to count (index.facets,
+    with their bars).
     """
     conn = Capture.db()
     base = counts.base()
     counts.settle(Capture.make_primary_key(""))
-    banded = _lux(filters)
-    bands, lux_parts = lux_bands(filters.lux_min, filters.lux_max) if banded else (None, [])
-    listed = base + ("lux-series" if banded else "series")
+    ranged = banded(filters)
+    measure = ranged and ranged[0]  # the banded field, if any
+    core, cut_into = bands(measure, getattr(filters, ranged[1]), getattr(filters, ranged[2])) if ranged else ((), [])
+    listed = base + (f"{measure}-series" if measure else "series")
     names = sorted(conn.smembers(listed))
     whole = readable(filters)
     lo, hi = whole.since, whole.until
     inner = (_up(lo), _down(hi)) if _up(lo) < _down(hi) else None
-    series = _selected(filters, names, bands)
-    summed = _summed(filters, series, bands)
+    series = _selected(filters, names, measure, core)
+    summed = _summed(filters, series, measure)
     pipe = conn.pipeline(transaction=True)  # one snapshot: counts, index count and edges agree
     pipe.get(base + "count")
-    pipe.get(base + "lux-count")
+    pipe.get(base + (f"{measure}-count" if measure else "count"))
     pipe.execute_command("FT.INFO", schema.name())
     pipe.smembers(listed)
     pipe.hgetall(base + "bytes")
     fragments = [(lo, inner[0]), (inner[1], hi)] if inner else [(lo, hi)]
     for since, until in fragments:
         pipe.execute_command("FT.AGGREGATE", schema.name(), *_fragment(filters, since, until))
-    cuts = [dataclasses.replace(filters, since=inner[0], until=inner[1], lux_min=low, lux_max=high)
-            for low, high in lux_parts] if inner else []
+    cuts = [dataclasses.replace(filters, since=inner[0], until=inner[1], **{ranged[1]: low, ranged[2]: high})
+            for low, high in cut_into] if inner else []
     counted_cuts = cuts if parts else []
     for part in counted_cuts:
         pipe.execute_command("FT.AGGREGATE", schema.name(), *_fragment(part, part.since, part.until))
@@ -219,15 +232,15 @@ def tally(filters: Filters, span: bool = True, parts: bool = True) -> Optional[T
         replies = pipe.execute()
     except redis.ResponseError as exc:
         raise query.refusal(exc) from None
-    counted, lux_counted, info, now_names, sizes = replies[:5]
+    counted, field_counted, info, now_names, sizes = replies[:5]
     searched = replies[5:5 + len(fragments) + len(counted_cuts)]
     query.complete(searched)
     if int(counted or 0) != int(info["num_docs"]) or sorted(now_names) != names:
         return None
-    if banded and int(lux_counted or 0) != int(info["num_docs"]):
+    if int(field_counted or 0) != int(info["num_docs"]):
         return None  # captures counted before the bands existed: `pigallery index rollups`
     result = Tally(image_bytes=int(sizes.get("image", 0)), thumbnail_bytes=int(sizes.get("thumbnail", 0)),
-                   series=series, summed=summed, range=(lo, hi), lux_parts=[] if parts else cuts)
+                   series=series, summed=summed, range=(lo, hi), band_parts=[] if parts else cuts)
     edges = []  # (oldest, newest) of each fragment with captures, in time order
     for (since, _), reply in zip(fragments, searched):
         rows = [row["extra_attributes"] for row in reply["results"]]
@@ -238,19 +251,19 @@ def tally(filters: Filters, span: bool = True, parts: bool = True) -> Optional[T
             result.fragments.append((since, sum(int(r["count"]) for r in rows)))
         else:
             edges.append(None)
-    cut = []  # (oldest, newest) of the lux band parts with captures
+    cut = []  # (oldest, newest) of the band parts with captures
     for part, reply in zip(counted_cuts, searched[len(fragments):]):
         rows = [row["extra_attributes"] for row in reply["results"]]
         for r in rows:
             result.by_series[(r["device"], r["trigger"])] += int(r["count"])
         if rows:
             cut.append((min(float(r["oldest"]) for r in rows), max(float(r["newest"]) for r in rows)))
-            result.lux_parts.append(part)
+            result.band_parts.append(part)
     quarters_first, quarters_last = [], []
     rest = iter(replies[5 + len(searched):])
     for name in series if inner else ():
         for _ in pieces:
-            key = counts.parse_banded(name)[:2] if banded else counts.parse_series(name)
+            key = counts.parse_banded(measure, name)[:2] if measure else counts.parse_series(name)
             result.by_series[key] += int(sum(value for _, value in next(rest)))
     for _ in summed if inner and span else ():
         quarters_first += [t for t, _ in next(rest)]
@@ -261,7 +274,7 @@ def tally(filters: Filters, span: bool = True, parts: bool = True) -> Optional[T
             found = _span(filters, edges, quarters_first, quarters_last)
             if found is None:
                 return None
-        # The lux band parts' first and last, exact as FT.AGGREGATE gives them, as the fragments' are.
+        # The band parts' first and last, exact as FT.AGGREGATE gives them, as the fragments' are.
         result.oldest = min([t for t, _ in cut] + ([found[0]] if found else []))
         result.newest = max([t for _, t in cut] + ([found[1]] if found else []))
     return result
@@ -323,7 +336,7 @@ def histogram(result: Tally, bucket: str, zone: dt.tzinfo) -> Optional[Counter]:
     hours when the offset is whole quarter hours (every zone's since 1979; not local mean times),
     so RedisTimeSeries sums it, aligned to the local start (ALIGN). Months and years are summed
     from local days here. Each edge fragment the tally counted lies inside one quarter hour, so
-    inside one bar: its captures are added there. The lux band parts (Tally.lux_parts) are not:
+    inside one bar: its captures are added there. The band parts (Tally.band_parts) are not:
     they are the index's to place in bars.
     """
     if result.oldest is None:

@@ -424,7 +424,8 @@ class Capture(HashModel, index=True):
         # Counted (models.rollups) in the same MULTI, before the writes; the schedule of expiries
         # uses the key's own expiry time.
         rollups.count_in(pipe, key, self.pk, self.taken_at.timestamp(), self.device, self.trigger,
-                         self.image_size, self.thumbnail_size, expires, self.lux)
+                         self.image_size, self.thumbnail_size, expires,
+                         tuple(getattr(self, name) for name, _, _ in rollups.BANDED))
         # Saving twice under the same pk (a retried spool entry) rewrites the same
         # hash, so a capture is stored once however often its write is retried.
         self.save(pipeline=pipe)

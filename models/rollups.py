@@ -11,12 +11,13 @@ apart. Keys, under `<prefix>:rollup:`:
 - `series`              set: the names of the `s:` series;
 - `count`               string: how many captures are counted, to check against the index's count;
 - `l:<band>:<trigger>:<device>` time series (and `h:l:...`, `d:l:...`): the same per lux band
-                        (LUX_EDGES; `-` for a capture without lux), so a lux range the bands tile
+                        (BANDED; `-` for a capture without lux), so a lux range the bands tile
                         is counted here too; `lux-series` and `lux-count` are their `series` and
                         `count` (a count apart: captures counted before the bands existed are not
                         in them, and readers then ask RediSearch for lux ranges);
-- `b:<band>`            time series: one band's captures, all devices and triggers (as `all` is
-                        for every capture); there is one wherever an `l:<band>:...` series is;
+- `lb:<band>`           time series: one lux band's captures, all devices and triggers (as `all`
+                        is for every capture); there is one wherever an `l:<band>:...` series is;
+- `e:...`, `eb:...`, `exposure_us-series`, `exposure_us-count`: the same for exposure bands;
 - `bytes`               hash: `image` and `thumbnail`, the sizes stored at capture time, summed;
 - `counted`             hash: capture id -> what it was counted as (time, sizes, trigger, device);
 - `expiring`            sorted set: ids of counted captures with a TTL, scored by when their key
@@ -47,12 +48,23 @@ HOUR, DAY = 3600, 86400
 LEVELS = ((QUARTER, ""), (HOUR, "h:"), (DAY, "d:"))
 
 
-# Lux band edges: band 0 is below 0, band k (1..16) is [LUX_EDGES[k-1], LUX_EDGES[k]), band 17 is from
-# 100,000 up, infinity included. A 1-2-5 scale: from a night scene (under 1) through indoor light
-# (100-1000) to direct sunlight (100,000), so a range someone picks is mostly whole bands, and
-# 15 pairs of device and trigger stay under 300 series a level.
+# Band edges: band 0 is below the first edge, band k is [edges[k-1], edges[k]), the last band is
+# from the last edge up, infinity included. 1-2-5 scales, so a range someone picks is mostly whole
+# bands: lux from a night scene (under 1) through indoor light (100-1000) to direct sunlight
+# (100,000); exposure from 10 us to 10 s. 15 pairs of device and trigger stay under 350 series a
+# level a field.
 LUX_EDGES = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000)
-NO_LUX = "-"
+EXPOSURE_EDGES = (0, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000,
+                  500000, 1000000, 2000000, 5000000, 10000000)
+# The fields counted per band: (field, series name prefix, edges). A capture without the field is
+# in band NO_VALUE, which no range holds.
+BANDED = (("lux", "l", LUX_EDGES), ("exposure_us", "e", EXPOSURE_EDGES))
+NO_VALUE = "-"
+
+
+def _lua_banded() -> str:
+    return ", ".join(f"{{field = '{name}', prefix = '{prefix}', edges = {{{', '.join(map(str, edges))}}}}}"
+                     for name, prefix, edges in BANDED)
 
 
 def _lua_levels() -> str:
@@ -74,50 +86,61 @@ local function int(n) return string.format('%d', n) end
 -- A Redis with search but without RedisTimeSeries stores captures uncounted (readers then ask
 -- RediSearch, index.rollups), rather than failing each write after its HSET.
 local counting = pcall(redis.acl_check_cmd, 'TS.ADD', base .. 'all', '0', '1')
--- The lux band of a lux field as stored ('' or false: none). nil for a value that is no number
--- (or NaN): RediSearch does not index such a hash at all (measured for 'nan', '1e400', ' 5'), so
--- the bands' count differs from the index's and readers ask RediSearch.
-local edges = {{{", ".join(map(str, LUX_EDGES))}}}
-local function band(lux)
-  if not lux or lux == '' then return '{NO_LUX}' end
-  local v = tonumber(lux)
-  if not v or v ~= v then return nil end
+-- The band of a banded field's value as stored ('' or false: none), per BANDED. false for a value
+-- that is no number (or NaN): RediSearch does not index such a hash at all (measured for 'nan',
+-- '1e400', ' 5'), so that field's count differs from the index's and readers ask RediSearch.
+local banded = {{{_lua_banded()}}}
+local function band(value, edges)
+  if not value or value == '' then return '{NO_VALUE}' end
+  local v = tonumber(value)
+  if not v or v ~= v then return false end
   local k = 0
   for i, e in ipairs(edges) do if v >= e then k = i end end
   return tostring(k)
 end
-local function add(t, device, trigger, lux_band, image, thumbnail, n)
+-- `bands`: each banded field's band (false: counted in none), in BANDED's order.
+local function add(t, device, trigger, bands, image, thumbnail, n)
   t = tonumber(t)
   if not counting or not t or t ~= t or t < -{SHIFT} or t >= {END} or not device or not trigger then return false end
   local series = 's:' .. trigger .. ':' .. device
-  local banded = lux_band and ('l:' .. lux_band .. ':' .. trigger .. ':' .. device)
   for _, level in ipairs({{{_lua_levels()}}}) do
     local size, pre = level[1], level[2]
     local stamp = int((math.floor(t / size) * size + {SHIFT}) * 1000)
     redis.call('TS.ADD', base .. pre .. 'all', stamp, n, 'ENCODING', 'UNCOMPRESSED', 'ON_DUPLICATE', 'SUM')
     redis.call('TS.ADD', base .. pre .. series, stamp, n, 'ENCODING', 'UNCOMPRESSED', 'ON_DUPLICATE', 'SUM')
-    if banded then
-      redis.call('TS.ADD', base .. pre .. banded, stamp, n, 'ENCODING', 'UNCOMPRESSED', 'ON_DUPLICATE', 'SUM')
-      redis.call('TS.ADD', base .. pre .. 'b:' .. lux_band, stamp, n, 'ENCODING', 'UNCOMPRESSED', 'ON_DUPLICATE', 'SUM')
+    for i, f in ipairs(banded) do
+      if bands[i] then
+        local joint = f.prefix .. ':' .. bands[i] .. ':' .. trigger .. ':' .. device
+        redis.call('TS.ADD', base .. pre .. joint, stamp, n, 'ENCODING', 'UNCOMPRESSED', 'ON_DUPLICATE', 'SUM')
+        redis.call('TS.ADD', base .. pre .. f.prefix .. 'b:' .. bands[i], stamp, n, 'ENCODING', 'UNCOMPRESSED',
+                   'ON_DUPLICATE', 'SUM')
+      end
     end
   end
   redis.call('SADD', base .. 'series', base .. series)
   redis.call('INCRBY', base .. 'count', n)
-  if banded then
-    redis.call('SADD', base .. 'lux-series', base .. banded)
-    redis.call('INCRBY', base .. 'lux-count', n)
+  for i, f in ipairs(banded) do
+    if bands[i] then
+      redis.call('SADD', base .. f.field .. '-series', base .. f.prefix .. ':' .. bands[i] .. ':' .. trigger .. ':' .. device)
+      redis.call('INCRBY', base .. f.field .. '-count', n)
+    end
   end
   redis.call('HINCRBY', base .. 'bytes', 'image', int(n * (tonumber(image) or 0)))
   redis.call('HINCRBY', base .. 'bytes', 'thumbnail', int(n * (tonumber(thumbnail) or 0)))
   return true
 end
 -- Count capture `pk` in, and remember as what (its fields joined by the unit separator, which no
--- device name holds: models.capture refuses control characters). The band leads, marked 'b' ('x':
--- none), which an entry written before the bands (taken_at first, a number) never starts with.
-local function count(pk, t, device, trigger, lux, image, thumbnail)
-  local lux_band = band(lux)
-  if add(t, device, trigger, lux_band, image, thumbnail, 1) then
-    local mark = lux_band and ('b' .. lux_band) or 'x'
+-- device name holds: models.capture refuses control characters). The bands lead, after a 'b' and
+-- joined by commas ('?': none), which an entry written before the bands (taken_at first, a
+-- number) never starts with. `values`: the banded fields as stored, in BANDED's order.
+local function count(pk, t, device, trigger, values, image, thumbnail)
+  local bands, marks = {{}}, {{}}
+  for i, f in ipairs(banded) do
+    bands[i] = band(values[i], f.edges)
+    marks[i] = bands[i] or '?'
+  end
+  if add(t, device, trigger, bands, image, thumbnail, 1) then
+    local mark = 'b' .. table.concat(marks, ',')
     redis.call('HSET', counted, pk, table.concat({{mark, t, image, thumbnail, trigger, device}}, '\\31'))
     return 1
   end
@@ -129,27 +152,33 @@ local function uncount(pk)
   redis.call('ZREM', expiring, pk)
   if info then
     redis.call('HDEL', counted, pk)
-    local lux_band
-    local mark, rest = string.match(info, '^([bx][^\\31]*)\\31(.*)$')
-    if mark then
+    local bands = {{}}
+    for i in ipairs(banded) do bands[i] = false end
+    local marks, rest = string.match(info, '^b([^\\31]*)\\31(.*)$')
+    if marks then
       info = rest
-      if mark ~= 'x' then lux_band = string.sub(mark, 2) end
+      local i = 0
+      for mark in string.gmatch(marks, '[^,]+') do
+        i = i + 1
+        if mark ~= '?' then bands[i] = mark end
+      end
     end
     local t, image, thumbnail, trigger, device = string.match(info, '^([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31([^\\31]*)\\31(.*)$')
-    add(t, device, trigger, lux_band, image, thumbnail, -1)
+    add(t, device, trigger, bands, image, thumbnail, -1)
   end
 end
 """
 
 # KEYS[1]: the capture's key. ARGV: base, id, taken_at, device, trigger, image_size, thumbnail_size,
-# when the key expires (ms; '' for never) and lux ('' for none). Runs before the capture's own
+# when the key expires (ms; '' for never), then the banded fields in BANDED's order ('' for none).
+# Runs before the capture's own
 # writes, in its MULTI: whatever was counted under the id before (a retried save, a capture
 # expired and not yet settled) is taken out first, so a capture counts once however often its
 # write is retried.
 _COUNT_IN = _LUA_COMMON + """
 local pk = ARGV[2]
 uncount(pk)
-if count(pk, ARGV[3], ARGV[4], ARGV[5], ARGV[9], ARGV[6], ARGV[7]) == 1 and ARGV[8] ~= '' then
+if count(pk, ARGV[3], ARGV[4], ARGV[5], {unpack(ARGV, 9)}, ARGV[6], ARGV[7]) == 1 and ARGV[8] ~= '' then
   redis.call('ZADD', expiring, ARGV[8], pk)
 end
 """
@@ -184,10 +213,12 @@ SETTLE_BATCH = 1000
 # write would have (a recount, from nothing: clear() first); returns how many were counted.
 _RECOUNT = _LUA_COMMON + """
 local n = 0
+local fields = {'taken_at', 'device', 'trigger', 'image_size', 'thumbnail_size'}
+for _, f in ipairs(banded) do table.insert(fields, f.field) end
 for _, key in ipairs(KEYS) do
-  local f = redis.call('HMGET', key, 'taken_at', 'device', 'trigger', 'image_size', 'thumbnail_size', 'lux')
+  local f = redis.call('HMGET', key, unpack(fields))
   local pk = string.sub(key, #ARGV[2] + 1)
-  if f[1] and count(pk, f[1], f[2], f[3], f[6], f[4], f[5]) == 1 then
+  if f[1] and count(pk, f[1], f[2], f[3], {unpack(f, 6)}, f[4], f[5]) == 1 then
     n = n + 1
     local at = redis.call('PEXPIRETIME', key)
     if at > 0 then redis.call('ZADD', expiring, at, pk) end
@@ -200,14 +231,19 @@ return n
 # will run; this asks (redis.acl_check_cmd) for each command the count script runs, so a user
 # missing one is told before a capture is stored uncounted. '' when all are allowed.
 _CHECK = _LUA_COMMON + """
-local series, banded = base .. 's:manual:access-check', base .. 'l:-:manual:access-check'
+local series = base .. 's:manual:access-check'
 local checks = {
   {'TS.ADD', base .. 'all', '0', '1'}, {'TS.ADD', series, '0', '1'}, {'SADD', base .. 'series', series},
-  {'TS.ADD', banded, '0', '1'}, {'TS.ADD', base .. 'b:-', '0', '1'}, {'SADD', base .. 'lux-series', banded},
-  {'INCRBY', base .. 'lux-count', '0'},
   {'INCRBY', base .. 'count', '0'}, {'HINCRBY', base .. 'bytes', 'image', '0'},
   {'HSET', counted, 'id', 'v'}, {'HGET', counted, 'id'}, {'HDEL', counted, 'id'},
   {'ZADD', expiring, '0', 'id'}, {'ZREM', expiring, 'id'}}
+for _, f in ipairs(banded) do
+  local joint = base .. f.prefix .. ':-:manual:access-check'
+  table.insert(checks, {'TS.ADD', joint, '0', '1'})
+  table.insert(checks, {'TS.ADD', base .. f.prefix .. 'b:-', '0', '1'})
+  table.insert(checks, {'SADD', base .. f.field .. '-series', joint})
+  table.insert(checks, {'INCRBY', base .. f.field .. '-count', '0'})
+end
 for _, c in ipairs(checks) do
   local known, allowed = pcall(redis.acl_check_cmd, unpack(c))
   if known and not allowed then return c[1] .. ' on ' .. c[2] end  -- unknown: no TimeSeries, no counting
@@ -248,19 +284,23 @@ def parse_series(name: str) -> tuple[str, str]:
     return device, trigger
 
 
-def banded_name(device: str, trigger: str, band: str) -> str:
-    """The series of one device and trigger in one lux band (an index of LUX_EDGES, or NO_LUX)."""
-    return f"{base()}l:{band}:{trigger}:{device}"
+def _prefix(field: str) -> str:
+    return next(prefix for name, prefix, _ in BANDED if name == field)
 
 
-def band_name(band: str) -> str:
-    """The series of one lux band, all devices and triggers."""
-    return f"{base()}b:{band}"
+def banded_name(field: str, device: str, trigger: str, band: str) -> str:
+    """The series of one device and trigger in one band of a BANDED field (an index of its edges, or NO_VALUE)."""
+    return f"{base()}{_prefix(field)}:{band}:{trigger}:{device}"
 
 
-def parse_banded(name: str) -> tuple[str, str, str]:
-    """(device, trigger, band) of a name from `lux-series`: the band is LUX_EDGES' index or NO_LUX."""
-    band, trigger, device = name[len(base()) + 2:].split(":", 2)
+def band_name(field: str, band: str) -> str:
+    """The series of one band of a BANDED field, all devices and triggers."""
+    return f"{base()}{_prefix(field)}b:{band}"
+
+
+def parse_banded(field: str, name: str) -> tuple[str, str, str]:
+    """(device, trigger, band) of a name from `<field>-series`."""
+    band, trigger, device = name[len(base()) + len(_prefix(field)) + 1:].split(":", 2)
     return device, trigger, band
 
 
@@ -275,15 +315,16 @@ def instant(sample: int) -> float:
 
 
 def count_in(pipe, key: str, pk: str, taken_at: float, device: str, trigger: str, image_size: int,
-             thumbnail_size: int, expires_at: Optional[int], lux: Optional[float]) -> None:
+             thumbnail_size: int, expires_at: Optional[int], banded: tuple) -> None:
     """Queue the counting of a capture about to be written under `key` (expiry: epoch seconds, as EXPIREAT).
 
-    `lux` as the model writes it (str() of the float), so its band is the value RediSearch indexes.
+    `banded`: the BANDED fields' values (None: none), written as the model writes them (str()), so
+    each band is that of the value RediSearch indexes.
     """
     expires_ms = "" if expires_at is None else str(expires_at * 1000)
+    values = ["" if value is None else str(value) for value in banded]
     _script(_COUNT_IN)(keys=[key], args=[base(), pk, repr(float(taken_at)), device, trigger, image_size,
-                                         thumbnail_size, expires_ms, "" if lux is None else str(lux)],
-                       client=pipe)
+                                         thumbnail_size, expires_ms, *values], client=pipe)
 
 
 def check_access() -> None:
@@ -360,8 +401,8 @@ def recount_all(progress=None, batch: int = 500) -> int:
     return counted
 
 
-def counted(banded: bool = False) -> Optional[int]:
-    """How many captures the rollups count (`banded`: their lux bands); None when they are missing
-    (never counted, or counted before the bands: recount_all())."""
-    value = db.raw().get(base() + ("lux-count" if banded else "count"))
+def counted(field: Optional[str] = None) -> Optional[int]:
+    """How many captures the rollups count (with a BANDED `field`: in its bands); None when they are
+    missing (never counted, or counted before the bands: recount_all())."""
+    value = db.raw().get(base() + ("count" if field is None else f"{field}-count"))
     return None if value is None else int(value)

@@ -32,11 +32,11 @@ def create() -> None:
     # missing_day_second() cannot tell, so the hashes themselves are looked at.
     if state != "unchanged" or schema.info().get("indexing") or schema.missing_day_second():
         _backfill()
-    # Captures stored by a version without rollups (or without their lux bands) were never counted:
+    # Captures stored by a version without rollups (or without their bands) were never counted:
     # count them now, once. While RediSearch re-indexes, num_docs is still short of the captures
     # (maybe 0): count then too.
     indexed = schema.info()
-    missing = model_rollups.counted() is None or model_rollups.counted(banded=True) is None
+    missing = any(model_rollups.counted(field) is None for field in (None, *(f for f, _, _ in model_rollups.BANDED)))
     if missing and (indexed.get("num_docs") or indexed.get("indexing")):
         _recount()
 

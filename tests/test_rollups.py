@@ -33,8 +33,10 @@ EDGES = (dt.datetime(1, 1, 1, tzinfo=UTC), dt.datetime(9999, 12, 31, 23, 59, 59,
          dt.datetime(1970, 1, 1, tzinfo=UTC), dt.datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC))
 
 
-# Lux values at and beside the bands' edges, none, negative, tiny and past the last edge.
+# Values at and beside the bands' edges, none, negative, tiny and past the last edge.
 LUX = (None, 0.0, 1e-7, 0.999, 1.0, 4.5, 5.0, 99.99, 100.0, 19999.9, 20000.0, 99999.99, 1e5, 3.4e16, -5.0)
+EXPOSURE = (None, 0, 9, 10, 99, 100, 19999, 20000, 66_000, 10_000_000, 30_000_000)
+FIELDS = tuple(name for name, _, _ in rollups.BANDED)
 
 
 def captures() -> dict[str, dict]:
@@ -42,37 +44,40 @@ def captures() -> dict[str, dict]:
     conn, prefix = db.raw(), Capture.make_primary_key("")
     found = {}
     for key in conn.scan_iter(match=prefix + "*", _type="HASH", count=1000):
-        t, device, trigger, image, thumbnail, lux = conn.hmget(key, "taken_at", "device", "trigger", "image_size",
-                                                               "thumbnail_size", "lux")
+        t, device, trigger, image, thumbnail, *banded = conn.hmget(key, "taken_at", "device", "trigger", "image_size",
+                                                                   "thumbnail_size", *FIELDS)
         found[key.decode()[len(prefix):]] = {"t": float(t), "device": device.decode(), "trigger": trigger.decode(),
                                              "image": int(image), "thumbnail": int(thumbnail),
-                                             "lux": None if lux is None else lux.decode()}
+                                             **{name: None if value is None else value.decode()
+                                                for name, value in zip(FIELDS, banded)}}
     return found
 
 
-def band_of(lux: str | None) -> str | None:
-    """The lux band of a stored lux field, by its definition: how many edges are at or below it."""
-    if lux is None:
-        return rollups.NO_LUX
-    value = float(lux)
-    return None if value != value else str(sum(value >= edge for edge in rollups.LUX_EDGES))
+def band_of(field: str, stored: str | None) -> str | None:
+    """The band of a stored banded field, by its definition: how many edges are at or below it."""
+    if stored is None:
+        return rollups.NO_VALUE
+    value = float(stored)
+    edges = next(edges for name, _, edges in rollups.BANDED if name == field)
+    return None if value != value else str(sum(value >= edge for edge in edges))
 
 
 def expected(live: dict[str, dict]) -> dict:
     """What the rollups must hold for these captures, counted by brute force."""
     series: dict[str, Counter] = {}
-    banded = 0
+    banded = Counter()
     for c in live.values():
-        band = band_of(c["lux"])
-        banded += band is not None
+        bands = {field: band_of(field, c[field]) for field in FIELDS}
+        banded.update(field for field, band in bands.items() if band is not None)
         for size, prefix in rollups.LEVELS:  # every level counts every capture, in its own bucket
             when = rollups.stamp(c["t"], size)
             names = [rollups.base() + "all", rollups.series_name(c["device"], c["trigger"])]
-            if band is not None:
-                names += [rollups.banded_name(c["device"], c["trigger"], band), rollups.band_name(band)]
+            for field, band in bands.items():
+                if band is not None:
+                    names += [rollups.banded_name(field, c["device"], c["trigger"], band), rollups.band_name(field, band)]
             for name in names:
                 series.setdefault(rollups.at_level(name, prefix), Counter())[when] += 1
-    return {"count": len(live), "lux-count": banded, "series": series,
+    return {"count": len(live), **{f"{field}-count": banded[field] for field in FIELDS}, "series": series,
             "bytes": {"image": sum(c["image"] for c in live.values()),
                       "thumbnail": sum(c["thumbnail"] for c in live.values())}}
 
@@ -81,9 +86,10 @@ def held() -> dict:
     """What the rollup keys hold, in expected()'s shape (zero samples and empty series left out)."""
     conn, base = db.raw(), rollups.base()
     series = {}
-    banded = {n.decode() for n in conn.smembers(base + "lux-series")}
-    listed = {n.decode() for n in conn.smembers(base + "series")} | banded
-    listed |= {name for name in rollups.names() if name.startswith(base + "b:")}  # every band's, as stored
+    listed = {n.decode() for field in ("", *(f"{name}-" for name in FIELDS))
+              for n in conn.smembers(base + field + "series")}
+    # Every band's own series, as stored.
+    listed |= {name for name in rollups.names() for _, p, _ in rollups.BANDED if name.startswith(f"{base}{p}b:")}
     names = {rollups.at_level(name, prefix) for name in listed | {base + "all"} for _, prefix in rollups.LEVELS}
     for name in names:
         samples = Counter({int(ts): int(float(v)) for ts, v in conn.execute_command("TS.RANGE", name, "-", "+")
@@ -91,8 +97,8 @@ def held() -> dict:
         if samples:
             series[name] = samples
     image_bytes = conn.hgetall(base + "bytes")
-    return {"count": int(conn.get(base + "count") or 0), "lux-count": int(conn.get(base + "lux-count") or 0),
-            "series": series,
+    return {"count": int(conn.get(base + "count") or 0),
+            **{f"{field}-count": int(conn.get(f"{base}{field}-count") or 0) for field in FIELDS}, "series": series,
             "bytes": {k: int(image_bytes.get(k.encode(), 0)) for k in ("image", "thumbnail")}}
 
 
@@ -119,7 +125,7 @@ def test_counts_follow_stores_rewrites_deletes_and_expiries(store, jpeg):
     image = jpeg((64, 48))
     start = dt.datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # a DST night somewhere: quarters are UTC's
     rows = [{"device": rng.choice(DEVICES), "trigger": rng.choice(TRIGGERS), "lux": rng.choice(LUX),
-             "taken_at": EDGES[i] if i < len(EDGES) else start + dt.timedelta(seconds=rng.randrange(0, 3 * 86400)),
+             "exposure_us": rng.choice(EXPOSURE), "taken_at": EDGES[i] if i < len(EDGES) else start + dt.timedelta(seconds=rng.randrange(0, 3 * 86400)),
              **({"ttl": 3} if i % 5 == 1 else {"ttl": 3600} if i % 7 == 2 else {})} for i in range(120)]
     pks = store_many(rows, image, batch=50)
     singles = [Capture.create(image, device=rng.choice(DEVICES), trigger="manual", taken_at=start, ttl=ttl)
@@ -154,7 +160,8 @@ def test_counts_follow_stores_rewrites_deletes_and_expiries(store, jpeg):
     with_ttl = {pk for pk in live if db.raw().pexpiretime(Capture.make_primary_key(pk)) > 0}
     assert set(expiring) == with_ttl and not short & set(expiring) and set(counted) == set(live)
     for pk, fields in live.items():  # counted as stored
-        assert counted[pk][3:] == (fields["trigger"], fields["device"], "b" + band_of(fields["lux"]))
+        marks = ",".join(band_of(field, fields[field]) for field in FIELDS)
+        assert counted[pk][3:] == (fields["trigger"], fields["device"], "b" + marks)
     for pk in with_ttl:
         assert expiring[pk] == db.raw().pexpiretime(Capture.make_primary_key(pk))
 
@@ -163,7 +170,7 @@ def test_recount_gives_what_the_writes_kept(store, jpeg):
     rng = random.Random(12)
     image = jpeg((64, 48))
     rows = [{"device": rng.choice(DEVICES), "trigger": rng.choice(TRIGGERS), "lux": rng.choice(LUX),
-             "taken_at": dt.datetime(2020, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=rng.randrange(0, 10**6)),
+             "exposure_us": rng.choice(EXPOSURE), "taken_at": dt.datetime(2020, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=rng.randrange(0, 10**6)),
              **({"ttl": 3600} if i % 4 == 0 else {})} for i in range(150)]
     pks = store_many(rows, image)
     for pk in pks[::5]:
@@ -190,7 +197,8 @@ def test_hashes_written_around_the_model_are_counted_only_by_a_recount(store, jp
     no_device = str(ULID())
     write_hash(db.raw(), prefix, no_device, image, {}, when)
     db.raw().hdel(Capture.make_primary_key(no_device), "device")
-    # A lux RediSearch does not read as a number (it leaves the hash out, measured): in no lux band.
+    # A lux RediSearch does not read as a number (it leaves the hash out, measured): in no lux band,
+    # in the exposure band for none.
     write_hash(db.raw(), prefix, str(ULID()), image, {"device": "pi-nan", "lux": "nan"}, when)
 
     assert rollups.counted() == 1  # HSET says nothing to the rollups
@@ -198,32 +206,37 @@ def test_hashes_written_around_the_model_are_counted_only_by_a_recount(store, jp
     assert held()["series"][rollups.series_name("pi-hostile", "interval")] == Counter({rollups.stamp(when.timestamp()): 1})
     assert held()["count"] == 3 and held()["bytes"]["image"] == 3 * len(image)
     assert held()["lux-count"] == 2 and not [name for name in held()["series"] if "pi-nan" in name and ":l:" in name]
+    assert held()["exposure_us-count"] == 3
 
 
 def test_rollups_from_before_the_lux_bands_serve_all_else_until_recounted(store, jpeg, redis_url, key_prefix):
-    """An upgrade: rollups a version without lux bands wrote keep answering what they can, lux ranges
-    come from RediSearch, and `pigallery index create` counts the bands."""
+    """An upgrade: rollups a version without bands wrote keep answering what they can, lux and exposure
+    ranges come from RediSearch, and `pigallery index create` counts the bands."""
     from index import schema
     from index.filters import Filters
 
     image = jpeg((64, 48))
-    rows = [{"device": "pi-a", "trigger": "interval", "lux": 10.0 * i,
+    rows = [{"device": "pi-a", "trigger": "interval", "lux": 10.0 * i, "exposure_us": 1000 * i,
              "taken_at": dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=7 * i)} for i in range(25)]
     pks = store_many(rows, image)
     conn, base = db.raw(), rollups.base()
+    banded = tuple(f"{p}{kind}" for _, p, _ in rollups.BANDED for kind in (":", "b:"))
     for name in rollups.names():  # what that version left: no bands, and `counted` without them
-        if name[len(base):].lstrip("hd:").startswith("l:") or name[len(base):] in ("lux-series", "lux-count"):
+        rest = name[len(base):].removeprefix("h:").removeprefix("d:")
+        if rest.startswith(banded) or rest.removesuffix("-series").removesuffix("-count") in FIELDS:
             conn.delete(name)
     for pk, info in conn.hgetall(base + "counted").items():
         conn.hset(base + "counted", pk, info.split(b"\x1f", 1)[1])
     schema.wait_indexed()
-    dim = Filters(lux_min=0, lux_max=100)
-    assert index_rollups.tally(Filters()).total == 25 and index_rollups.tally(dim) is None
+    dim, quick = Filters(lux_min=0, lux_max=100), Filters(exposure_max=10_000)
+    assert index_rollups.tally(Filters()).total == 25
+    assert index_rollups.tally(dim) is None and index_rollups.tally(quick) is None
     assert Capture.remove(pks[0]) is True  # counted before the bands: leaves the counts it is in
-    assert index_rollups.tally(Filters()).total == 24 and rollups.counted(banded=True) is None
+    assert index_rollups.tally(Filters()).total == 24 and rollups.counted("lux") is None
     result = invoke("index", "create", REDIS_URL=redis_url, PIGALLERY_KEY_PREFIX=key_prefix)
     assert result.exit_code == 0 and "rollups: 24 captures counted" in result.output, result.output
     assert index_rollups.tally(dim).total == 10  # 10 to 100 lux: the bands up to 100, and 100 itself
+    assert index_rollups.tally(quick).total == 10  # 1 to 10 ms: below 10,000 us, and 10,000 itself
     assert_true_to_the_hashes()
 
 

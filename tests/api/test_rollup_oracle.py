@@ -9,7 +9,6 @@ test checks the rollups really answered, so none can pass by testing the fallbac
 from __future__ import annotations
 
 import datetime as dt
-import math
 import random
 from collections import Counter
 from zoneinfo import ZoneInfo
@@ -21,7 +20,7 @@ import index.rollups
 from capture import synthetic
 from models import Capture, TRIGGERS, bulk, db, rollups as counts
 from index.filters import Filters
-from models.rollups import LUX_EDGES
+from models.rollups import BANDED
 from tests.helpers import wait_for, write_hash
 
 from api_helpers import START, UTC, Dataset, walk
@@ -46,9 +45,14 @@ def quarter(rng: random.Random, days: float = 10) -> dt.datetime:
     return BEGIN + dt.timedelta(seconds=rng.randrange(int(days * 86400 / QUARTER)) * QUARTER)
 
 
-def band_of(value: float) -> str:
-    """The lux band holding `value`, by its definition: how many edges are at or below it."""
-    return str(sum(value >= edge for edge in LUX_EDGES))
+# The banded fields, their edges, and the filter parameters of their ranges.
+BAND_EDGES = {name: edges for name, _, edges in BANDED}
+BOUNDS = {"lux": ("lux_min", "lux_max"), "exposure_us": ("exposure_min", "exposure_max")}
+
+
+def band_of(field: str, value: float) -> str:
+    """The band of `field` holding `value`, by its definition: how many edges are at or below it."""
+    return str(sum(value >= edge for edge in BAND_EDGES[field]))
 
 
 def lux(rng: random.Random):
@@ -57,8 +61,18 @@ def lux(rng: random.Random):
     if pick < 0.1:
         return None
     if pick < 0.35:
-        return float(rng.choice(LUX_EDGES))
+        return float(rng.choice(BAND_EDGES["lux"]))
     return round(10 ** rng.uniform(-3, 5.5), rng.choice([1, 3, 6]))
+
+
+def exposure(rng: random.Random):
+    """None, a band's edge exactly, or anywhere from 1 us to 30 s (whole microseconds, as the model's)."""
+    pick = rng.random()
+    if pick < 0.1:
+        return None
+    if pick < 0.35:
+        return rng.choice(BAND_EDGES["exposure_us"])
+    return int(10 ** rng.uniform(0, 7.5))
 
 
 def make_rows(rng: random.Random) -> list[dict]:
@@ -71,8 +85,8 @@ def make_rows(rng: random.Random) -> list[dict]:
     for edge in EDGES:
         times += [edge + dt.timedelta(seconds=rng.uniform(-4 * 3600, 4 * 3600)) for _ in range(10)]
         times += [edge, edge + dt.timedelta(minutes=10)]  # in Lord Howe's repeated half hour, for one
-    rows = [{"device": rng.choice(DEVICES), "trigger": rng.choice(TRIGGERS), "taken_at": t, "lux": lux(rng)}
-            for t in times]
+    rows = [{"device": rng.choice(DEVICES), "trigger": rng.choice(TRIGGERS), "taken_at": t, "lux": lux(rng),
+             "exposure_us": exposure(rng)} for t in times]
     # TIE_DAY: two captures of every device, so their counts tie and their order is by name alone.
     rows += [{"device": device, "trigger": TRIGGERS[n % 5], "taken_at": TIE_DAY + dt.timedelta(minutes=7 * n + k)}
              for n, device in enumerate(DEVICES) for k in range(2)]
@@ -109,7 +123,7 @@ class World:
         # A live capture saved again under its id, moved in time, device and trigger.
         pk = next(pk for pk, c in self.alive.items() if c["trigger"] != "gpio" and pk != again.pk)
         moved = {"device": "📷", "trigger": "gpio", "taken_at": BEGIN + dt.timedelta(days=4, seconds=1),
-                 "lux": 20000.0}
+                 "lux": 20000.0, "exposure_us": 10000}
         Capture.create(images[1], pk=pk, **moved)
         self.alive[pk] = self.fields(conn, pk, moved)
         for pk in random.Random(3).sample(sorted(self.alive), 20):
@@ -120,10 +134,12 @@ class World:
     def fields(conn, pk: str, row: dict) -> dict:
         sizes = conn.hmget(Capture.make_primary_key(pk), "image_size", "thumbnail_size")
         return {"device": row["device"], "trigger": row["trigger"], "t": row["taken_at"].timestamp(),
-                "lux": row.get("lux"), "image_size": int(sizes[0]), "thumbnail_size": int(sizes[1])}
+                "lux": row.get("lux"), "exposure_us": row.get("exposure_us"),
+                "image_size": int(sizes[0]), "thumbnail_size": int(sizes[1])}
 
     def matching(self, params: dict) -> list[tuple[str, dict]]:
-        """The alive captures `params` (device, trigger, from, to, lux_min, lux_max) pick, newest first (ties by id).
+        """The alive captures `params` (device, trigger, from, to, lux and exposure bounds) pick, newest first
+        (ties by id).
 
         `from` is inclusive; `to` too as an instant, and as a bare date it takes that whole day.
         """
@@ -136,8 +152,7 @@ class World:
                   if (not params.get("device") or c["device"] in params["device"])
                   and (not params.get("trigger") or c["trigger"] in params["trigger"]) and c["t"] >= since
                   and (not to or (c["t"] < at(to) + 86400 if len(to) == 10 else c["t"] <= at(to)))
-                  and ("lux_min" not in params or (c["lux"] is not None and c["lux"] >= params["lux_min"]))
-                  and ("lux_max" not in params or (c["lux"] is not None and c["lux"] <= params["lux_max"]))]
+                  and all(in_range(c, field, params) for field in BOUNDS)]
         return sorted(chosen, key=lambda item: (item[1]["t"], item[0]), reverse=True)
 
 
@@ -159,7 +174,7 @@ def tallies(monkeypatch):
         def wrapper(*args, **kw):
             result = answer(*args, **kw)
             seen[name] += result is not None
-            # facets() asks for its filters' tally leaving lux band parts to itself (parts=False);
+            # facets() asks for its filters' tally leaving band parts to itself (parts=False);
             # the other tallies are stats, page totals and what ranges.scan or the parts ask.
             seen["facets"] += name == "tally" and result is not None and kw.get("parts") is False
             return result
@@ -174,18 +189,30 @@ def iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
-def lux_range(rng: random.Random) -> dict:
-    """A lux range holding lux bands whole (the rollups count it), its ends on edges or cutting into
+def in_range(capture: dict, field: str, params: dict) -> bool:
+    """Whether `capture` is within the range of `field` that `params` give (none: every capture is)."""
+    low, high = (params.get(name) for name in BOUNDS[field])
+    if low is None and high is None:
+        return True
+    value = capture[field]
+    return value is not None and (low is None or value >= low) and (high is None or value <= high)
+
+
+def band_range(rng: random.Random, field: str) -> dict:
+    """A range of `field` holding bands whole (the rollups count it), its ends on edges or cutting into
     the bands beside, or open."""
-    i, j = sorted(rng.sample(range(len(LUX_EDGES)), 2))
+    edges = BAND_EDGES[field]
+    i, j = sorted(rng.sample(range(len(edges)), 2))
     if rng.random() < 0.3:  # one band whole: most matches may lie in the parts beside it
         j = i + 1
-    low, high = LUX_EDGES[i], LUX_EDGES[j]
+    low, high = edges[i], edges[j]
     if i and rng.random() < 0.5:
-        low -= rng.uniform(0, low - LUX_EDGES[i - 1])
-    if j + 1 < len(LUX_EDGES) and rng.random() < 0.5:
-        high += rng.uniform(0, LUX_EDGES[j + 1] - high)
-    bounds = {"lux_min": low, "lux_max": high}
+        low -= rng.uniform(0, low - edges[i - 1])
+    if j + 1 < len(edges) and rng.random() < 0.5:
+        high += rng.uniform(0, edges[j + 1] - high)
+    if field == "exposure_us":  # the API takes whole microseconds
+        low, high = int(low), int(high)
+    bounds = dict(zip(BOUNDS[field], (low, high)))
     if rng.random() < 0.2:
         del bounds[rng.choice(list(bounds))]
     return bounds
@@ -199,7 +226,7 @@ def random_params(rng: random.Random, world: World) -> dict:
     if rng.random() < 0.4:
         params["trigger"] = rng.sample(TRIGGERS, rng.randint(1, 2))
     if rng.random() < 0.4:
-        params.update(lux_range(rng))
+        params.update(band_range(rng, rng.choice(list(BOUNDS))))
     lo = BEGIN.timestamp() + rng.uniform(-86400, 10 * 86400)
     kind = rng.choice(["open", "from", "to", "odd", "odd", "aligned", "dates", "short", "short-aligned", "capture"])
     if kind == "aligned":  # quarter-hour instants; `to` is inclusive, so a capture at it counts
@@ -279,11 +306,12 @@ def test_facets_from_rollups_equal_brute_force_and_the_index(world, tallies, mon
         bucket, zone = rng.choice(BUCKETS), rng.choice(ZONES)
         queries.append({**params, **({"bucket": bucket} if bucket else {}), **({"tz": zone} if zone else {})})
     answers = [check_facets(world, q, world.matching(q)) for q in queries]
-    # Every combination is only devices, triggers, times and lux ranges holding a lux band: the
+    # Every combination is only devices, triggers, times and a lux or exposure range holding a band: the
     # rollups answered each one, and drew the histogram of each that spans whole quarter hours
     # (measured: most of them).
     assert tallies["facets"] == len(queries)
-    assert sum("lux_min" in q or "lux_max" in q for q in queries) >= 15
+    for field, names in BOUNDS.items():
+        assert sum(any(name in q for name in names) for q in queries) >= 8, field
     assert tallies["histogram"] >= len(queries) // 2, tallies
     assert sum(a["total"] > 0 for a in answers) >= len(queries) // 2  # not a test of empty answers
     with monkeypatch.context() as patch:
@@ -360,7 +388,7 @@ def test_out_of_step_rollups_fall_back_and_a_recount_brings_them_back(world, tal
     image = synthetic.render(START, (32, 24))[0]
     write_hash(conn, world.data.prefix, pk, image, {"device": "a|b", "lux": "5"}, when)  # on a band's edge
     wait_for(lambda: world.client.get("/api/stats").json["total"] == len(world.alive) + 1, 10, "the hash indexed")
-    world.alive[pk] = {"device": "a|b", "trigger": "interval", "t": when.timestamp(), "lux": 5.0,
+    world.alive[pk] = {"device": "a|b", "trigger": "interval", "t": when.timestamp(), "lux": 5.0, "exposure_us": None,
                        "image_size": len(image), "thumbnail_size": len(image)}
     rng = random.Random(8)
     for step in ("out of step", "recounted"):
@@ -376,28 +404,28 @@ def test_out_of_step_rollups_fall_back_and_a_recount_brings_them_back(world, tal
     assert tallies["tally"] >= 10
 
 
-def test_tally_totals_and_spans_with_lux_ranges_equal_brute_force(world):
-    """The span (oldest, newest) the rollups give a lux range, whose matches may lie in the bands it
-    holds whole, in the parts it cuts into, or only in those parts; it picks facets' bucket."""
+def test_tally_totals_and_spans_with_band_ranges_equal_brute_force(world):
+    """The span (oldest, newest) the rollups give a lux or exposure range, whose matches may lie in the
+    bands it holds whole, in the parts it cuts into, or only in those parts; it picks facets' bucket."""
     rng = random.Random(21)
-    only_in_parts = 0
-    for _ in range(150):
-        bounds = lux_range(rng)
+    only_in_parts = Counter()
+    for _ in range(300):
+        field = rng.choice(list(BOUNDS))
+        bounds = band_range(rng, field)
         since = BEGIN.timestamp() + rng.uniform(-86400, 9 * 86400) if rng.random() < 0.5 else None
         until = since + rng.uniform(600, 5 * 86400) if since is not None and rng.random() < 0.7 else None
         filters = Filters(since=since, until=until, devices=tuple(rng.sample(DEVICES, rng.randint(1, 2))), **bounds)
         assert index.rollups.applies(filters)
         got = index.rollups.tally(filters)
-        matches = [c for c in world.alive.values() if c["device"] in filters.devices and c["lux"] is not None
-                   and bounds.get("lux_min", -math.inf) <= c["lux"] <= bounds.get("lux_max", math.inf)
+        matches = [c for c in world.alive.values() if c["device"] in filters.devices and in_range(c, field, bounds)
                    and (since is None or c["t"] >= since) and (until is None or c["t"] < until)]
         assert got.total == len(matches), filters
         if matches:  # FT.AGGREGATE's MIN and MAX: 12 significant digits (see check_stats)
             assert (got.oldest, got.newest) == tuple(float(f"{pick(c['t'] for c in matches):.12g}")
                                                      for pick in (min, max)), filters
-            whole, _ = index.rollups.lux_bands(filters.lux_min, filters.lux_max)
-            only_in_parts += not any(band_of(c["lux"]) in whole for c in matches)
+            whole, _ = index.rollups.bands(field, *(bounds.get(name) for name in BOUNDS[field]))
+            only_in_parts[field] += not any(band_of(field, c[field]) in whole for c in matches)
         if since is None and until is None:  # facets' bucket then follows the matches' span
             query = {"device": list(filters.devices), **bounds}
             check_facets(world, query, world.matching(query))
-    assert only_in_parts >= 3  # matches only where the range cuts into a band
+    assert min(only_in_parts[field] for field in BOUNDS) >= 3, only_in_parts  # only where a range cuts into a band
