@@ -121,7 +121,8 @@ local function add(t, device, trigger, bands, image, thumbnail, n)
   redis.call('INCRBY', base .. 'count', n)
   for i, f in ipairs(banded) do
     if bands[i] then
-      redis.call('SADD', base .. f.field .. '-series', base .. f.prefix .. ':' .. bands[i] .. ':' .. trigger .. ':' .. device)
+      local joint = f.prefix .. ':' .. bands[i] .. ':' .. trigger .. ':' .. device
+      redis.call('SADD', base .. f.field .. '-series', base .. joint)
       redis.call('INCRBY', base .. f.field .. '-count', n)
     end
   end

@@ -74,7 +74,8 @@ def expected(live: dict[str, dict]) -> dict:
             names = [rollups.base() + "all", rollups.series_name(c["device"], c["trigger"])]
             for field, band in bands.items():
                 if band is not None:
-                    names += [rollups.banded_name(field, c["device"], c["trigger"], band), rollups.band_name(field, band)]
+                    names += [rollups.banded_name(field, c["device"], c["trigger"], band),
+                              rollups.band_name(field, band)]
             for name in names:
                 series.setdefault(rollups.at_level(name, prefix), Counter())[when] += 1
     return {"count": len(live), **{f"{field}-count": banded[field] for field in FIELDS}, "series": series,
@@ -125,7 +126,8 @@ def test_counts_follow_stores_rewrites_deletes_and_expiries(store, jpeg):
     image = jpeg((64, 48))
     start = dt.datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # a DST night somewhere: quarters are UTC's
     rows = [{"device": rng.choice(DEVICES), "trigger": rng.choice(TRIGGERS), "lux": rng.choice(LUX),
-             "exposure_us": rng.choice(EXPOSURE), "taken_at": EDGES[i] if i < len(EDGES) else start + dt.timedelta(seconds=rng.randrange(0, 3 * 86400)),
+             "exposure_us": rng.choice(EXPOSURE),
+             "taken_at": EDGES[i] if i < len(EDGES) else start + dt.timedelta(seconds=rng.randrange(0, 3 * 86400)),
              **({"ttl": 3} if i % 5 == 1 else {"ttl": 3600} if i % 7 == 2 else {})} for i in range(120)]
     pks = store_many(rows, image, batch=50)
     singles = [Capture.create(image, device=rng.choice(DEVICES), trigger="manual", taken_at=start, ttl=ttl)
@@ -170,7 +172,8 @@ def test_recount_gives_what_the_writes_kept(store, jpeg):
     rng = random.Random(12)
     image = jpeg((64, 48))
     rows = [{"device": rng.choice(DEVICES), "trigger": rng.choice(TRIGGERS), "lux": rng.choice(LUX),
-             "exposure_us": rng.choice(EXPOSURE), "taken_at": dt.datetime(2020, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=rng.randrange(0, 10**6)),
+             "exposure_us": rng.choice(EXPOSURE),
+             "taken_at": dt.datetime(2020, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=rng.randrange(0, 10**6)),
              **({"ttl": 3600} if i % 4 == 0 else {})} for i in range(150)]
     pks = store_many(rows, image)
     for pk in pks[::5]:
