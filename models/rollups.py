@@ -172,10 +172,9 @@ end
 
 # KEYS[1]: the capture's key. ARGV: base, id, taken_at, device, trigger, image_size, thumbnail_size,
 # when the key expires (ms; '' for never), then the banded fields in BANDED's order ('' for none).
-# Runs before the capture's own
-# writes, in its MULTI: whatever was counted under the id before (a retried save, a capture
-# expired and not yet settled) is taken out first, so a capture counts once however often its
-# write is retried.
+# Runs before the capture's own writes, in its MULTI: whatever was counted under the id before (a
+# retried save, a capture expired and not yet settled) is taken out first, so a capture counts
+# once however often its write is retried.
 _COUNT_IN = _LUA_COMMON + """
 local pk = ARGV[2]
 uncount(pk)
