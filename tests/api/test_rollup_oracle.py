@@ -429,3 +429,28 @@ def test_tally_totals_and_spans_with_band_ranges_equal_brute_force(world):
             query = {"device": list(filters.devices), **bounds}
             check_facets(world, query, world.matching(query))
     assert min(only_in_parts[field] for field in BOUNDS) >= 3, only_in_parts  # only where a range cuts into a band
+
+
+@pytest.mark.parametrize("path", ["bucket guessed wrong", "parts counted by the tally"])
+def test_facets_read_band_parts_apart_when_one_pass_does_not_serve(world, tallies, monkeypatch, path):
+    """facets()' other ways to the band parts a range cuts into: its one pass over them guessed a
+    bucket the matches prove wrong (the bars are read again), or did not apply (the tally counts
+    them, the bars come apart)."""
+    one_pass = index.facets._cut
+    if path == "bucket guessed wrong":  # the data spans 10 days: "year" is never the auto bucket
+        monkeypatch.setattr(index.facets, "_cut", lambda tally, filters, bucket, zone:
+                            one_pass(tally, filters, bucket or "year", zone))
+    else:
+        monkeypatch.setattr(index.facets, "_cut", lambda *args: None)
+    rng = random.Random(31)
+    queries = []
+    while len(queries) < 20:
+        field = rng.choice(list(BOUNDS))
+        bounds = band_range(rng, field)
+        _, cut_into = index.rollups.bands(field, *(bounds.get(name) for name in BOUNDS[field]))
+        if cut_into:  # only ranges that cut into a band
+            queries.append({**bounds, **({"device": rng.sample(DEVICES, 2)} if rng.random() < 0.5 else {}),
+                            **({"tz": rng.choice(ZONES[1:])} if rng.random() < 0.5 else {})})
+    answers = [check_facets(world, query, world.matching(query)) for query in queries]
+    assert sum(answer["total"] > 0 for answer in answers) >= 10
+    assert tallies["facets"] == len(queries)
