@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
@@ -80,6 +79,50 @@ def auto_bucket(seconds: float) -> str:
     return next((bucket for bucket, longest in AUTO_SPANS if seconds <= longest), "year")
 
 
+@dataclass
+class Pass:
+    """What one aggregation grouped by bar, device and trigger found (_pass), summed over the filters read."""
+
+    pairs: Counter  # (device, trigger) -> captures
+    keyed: Counter  # histogram key -> captures, in `bucket`
+    bucket: str
+    oldest: Optional[float] = None
+    newest: Optional[float] = None
+
+    def add(self, other: "Pass") -> None:
+        self.pairs += other.pairs
+        self.keyed += other.keyed
+        ends = [t for t in (self.oldest, self.newest, other.oldest, other.newest) if t is not None]
+        self.oldest, self.newest = min(ends, default=None), max(ends, default=None)
+
+
+def _collection_span() -> Optional[tuple[float, float]]:
+    """The oldest and newest capture stored (from the rollups); None when there are none or the rollups
+    are out of step."""
+    everything = rollups.tally(Filters())
+    if everything is None or not everything.total:
+        return None
+    return everything.oldest, everything.newest
+
+
+def _pass(filters: Filters, bucket: str, zone: dt.tzinfo, first: float, last: float,
+          scanned: Optional[Scan]) -> Optional[Pass]:
+    """`filters`' matches (all between `first` and `last`) counted per bar of `bucket`, device and trigger,
+    in one aggregation per offset span, with their first and last; None past MAX_ROWS rows."""
+    replies = per_span(filters, bucket, zone, occupied(filters, first, last), None, scanned, ("@device", "@trigger"),
+                       reducers.min("@taken_at").alias("oldest"), reducers.max("@taken_at").alias("newest"))
+    if any(len(rows) >= MAX_ROWS for rows in replies):
+        return None
+    rows = [row for rows in replies for row in rows]
+    found = Pass(Counter(), Counter(), bucket, min((float(r["oldest"]) for r in rows), default=None),
+                 max((float(r["newest"]) for r in rows), default=None))
+    for row in rows:
+        n = int(row["count"])
+        found.pairs[(row["device"], row["trigger"])] += n
+        found.keyed[int(float(row["start"]))] += n
+    return found
+
+
 def _one_pass(filters: Filters, bucket: Optional[str], zone: dt.tzinfo,
               scanned: Optional[Scan]) -> Optional[tuple[Counter, Counter, str, list[dict]]]:
     """Devices, triggers, the bucket and the bars of `filters` from one aggregation of its matches per
@@ -92,76 +135,44 @@ def _one_pass(filters: Filters, bucket: Optional[str], zone: dt.tzinfo,
     At 1M captures, a lux range over 100k of them: one pass instead of two (measured before the
     rollups counted lux bands; a range inside one band, or a lux with an exposure range, still is).
     """
-    everything = rollups.tally(Filters()) if rollups.applies(Filters()) else None
-    if everything is None or not everything.total:
+    span = _collection_span()
+    if span is None:
         return None
-    first, last = everything.oldest, everything.newest
+    first, last = span
     guess = bucket or auto_bucket((last if filters.until is None else filters.until)
                                   - (first if filters.since is None else filters.since))
     if mostbars_of(guess, last - first) > MAX_ROWS:
         return None  # facets() may have to refuse the bucket asked for
-    stretches = occupied(readable(filters), first, last)
-    replies = per_span(readable(filters), guess, zone, stretches, None, scanned, ("@device", "@trigger"),
-                        reducers.min("@taken_at").alias("oldest"), reducers.max("@taken_at").alias("newest"))
-    if any(len(rows) >= MAX_ROWS for rows in replies):
-        return None
-    rows = [row for rows in replies for row in rows]
-    if not rows:
+    found = _pass(readable(filters), guess, zone, first, last, scanned)
+    if found is None or not found.pairs:
         return None  # no match: facets() answers that at once
-    devices: Counter = Counter()
-    triggers: Counter = Counter()
-    counts: Counter[int] = Counter()
-    for row in rows:
-        n = int(row["count"])
-        devices[row["device"]] += n
-        triggers[row["trigger"]] += n
-        counts[int(float(row["start"]))] += n
-    oldest, newest = min(float(r["oldest"]) for r in rows), max(float(r["newest"]) for r in rows)
-    if bucket is None and _auto(filters, oldest, newest) != guess:
+    if bucket is None and _auto(filters, found.oldest, found.newest) != guess:
         return None
-    return devices, triggers, guess, bars_of(counts, guess, zone)
+    return rollups.per(found.pairs, 0), rollups.per(found.pairs, 1), guess, bars_of(found.keyed, guess, zone)
 
 
-@dataclass
-class Cut:
-    """What the parts of bands a lux or exposure range cuts into hold (rollups.Tally.band_parts)."""
-
-    pairs: Counter  # (device, trigger) -> captures
-    keyed: Counter  # histogram key -> captures, in `bucket`
-    bucket: str
-    oldest: Optional[float] = None
-    newest: Optional[float] = None
-
-
-def _cut(tally: rollups.Tally, filters: Filters, bucket: Optional[str], zone: dt.tzinfo) -> Optional[Cut]:
+def _cut(tally: rollups.Tally, filters: Filters, bucket: Optional[str], zone: dt.tzinfo) -> Optional[Pass]:
     """Count the band parts of `tally` (from rollups.tally(filters, parts=False)) and their bars in
-    one aggregation per part and offset span, grouped by bar, device and trigger, as _one_pass reads
-    its matches; None where that does not apply (then the tally counts them, and bars come apart).
+    one pass each (_pass), as _one_pass reads its matches; None where that does not apply (then the
+    tally counts them, and bars come apart).
 
     A part of all time holds 33k of 1M captures for a lux range of 0 to 3000 (scripts/bench_api.py):
     read once, not once to count and once for bars. Its bucket is guessed from the rest's span
     (else the collection's); facets() reads the bars again if the guess proves wrong.
     """
-    everything = rollups.tally(Filters())
-    if everything is None or not everything.total:
+    span = _collection_span()
+    if span is None:
         return None
-    first, last = everything.oldest, everything.newest  # every capture lies between
+    first, last = span  # every capture lies between
     guess = bucket or _auto(filters, tally.oldest or first, tally.newest or last)
     if mostbars_of(guess, last - first) > MAX_ROWS:
         return None
-    cut = Cut(Counter(), Counter(), guess)
+    cut = Pass(Counter(), Counter(), guess)
     for part in tally.band_parts:
-        replies = per_span(part, guess, zone, occupied(part, first, last), None, ranges.scan(part),
-                            ("@device", "@trigger"), reducers.min("@taken_at").alias("oldest"),
-                            reducers.max("@taken_at").alias("newest"))
-        if any(len(rows) >= MAX_ROWS for rows in replies):
+        found = _pass(part, guess, zone, first, last, ranges.scan(part))
+        if found is None:
             return None
-        for row in (row for rows in replies for row in rows):
-            n = int(row["count"])
-            cut.pairs[(row["device"], row["trigger"])] += n
-            cut.keyed[int(float(row["start"]))] += n
-            cut.oldest = min(float(row["oldest"]), cut.oldest if cut.oldest is not None else math.inf)
-            cut.newest = max(float(row["newest"]), cut.newest if cut.newest is not None else -math.inf)
+        cut.add(found)
     return cut
 
 

@@ -156,7 +156,8 @@ def _item(reply_row: dict) -> dict:
 
 
 def _search_args(query: str, newest_first: bool, count: int, keys: tuple[str, ...] = ()) -> tuple:
-    return (query, *(("INKEYS", len(keys), *keys) if keys else ()), "WITHSORTKEYS", "SORTBY", "taken_at", "DESC" if newest_first else "ASC",
+    return (query, *(("INKEYS", len(keys), *keys) if keys else ()), "WITHSORTKEYS",
+            "SORTBY", "taken_at", "DESC" if newest_first else "ASC",
             "RETURN", len(RETURN_FIELDS), *RETURN_FIELDS, "LIMIT", 0, count, "DIALECT", 2)
 
 
